@@ -1,0 +1,30 @@
+# FaceGate: `make demo` and `make test` are the two commands a fresh machine needs (see README).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: install models demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+models: install
+	$(BIN)/facegate models fetch
+
+demo: models
+	$(BIN)/facegate demo
+
+test: models
+	$(BIN)/python -m pytest
+
+bench: models
+	$(BIN)/python benchmarks/pipeline.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,60 @@
+"""LFW: the deep-funneled photos and the pairs protocol (pairs.txt: 10 folds × 300 same + 300 different)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _default_lfw() -> Path:
+    env = os.environ.get("FACEGATE_LFW")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        cand = parent / "shared" / "data" / "lfw"
+        if cand.is_dir():
+            return cand
+    return Path.cwd().parent / "shared" / "data" / "lfw"
+
+
+LFW_DIR = _default_lfw()
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One LFW pair: two (person, image number) references and whether they show the same person."""
+
+    a: tuple[str, int]
+    b: tuple[str, int]
+    same: bool
+    fold: int
+
+
+def image_path(person: str, number: int, root: Path | None = None) -> Path:
+    """Path of `person`'s photo number `number` (1-based) in the deep-funneled set."""
+    return (root or LFW_DIR) / "images_deepfunneled" / person / f"{person}_{number:04d}.jpg"
+
+
+def read_pairs(path: Path) -> list[Pair]:
+    """Parse pairs.txt (first line 'folds n') or a DevTrain/DevTest file (first line 'n': one fold)."""
+    lines = path.read_text().split("\n")
+    header = lines[0].split()
+    folds, per = (int(header[0]), int(header[1])) if len(header) == 2 else (1, int(header[0]))
+    rows = [ln.split() for ln in lines[1:] if ln.strip()]
+    if len(rows) != folds * 2 * per:
+        raise ValueError(f"{path}: expected {folds * 2 * per} pairs, found {len(rows)}")
+    pairs = []
+    for i, row in enumerate(rows):
+        fold = i // (2 * per)
+        if len(row) == 3:
+            pairs.append(Pair((row[0], int(row[1])), (row[0], int(row[2])), True, fold))
+        else:
+            pairs.append(Pair((row[0], int(row[1])), (row[2], int(row[3])), False, fold))
+    return pairs
+
+
+def pair_files(pair: Pair, root: Path | None = None) -> tuple[Path, Path]:
+    """The two image paths of a pair."""
+    return image_path(*pair.a, root=root), image_path(*pair.b, root=root)

@@ -1,0 +1,167 @@
+"""Convert the MTCNN weights of the `mtcnn` 0.1.0 wheel (one .npy) into three ONNX networks.
+
+The original networks ran on transposed images (x and y swapped). Our graphs take images in normal
+orientation: NCHW float32 RGB with pixels scaled as (x - 127.5) / 128. The weight remapping that achieves this
+(kernel axes 3,2,1,0; first dense layer rows permuted from (W,H,C) to (C,H,W)) is described in DESIGN.md §3.
+
+Outputs: P-Net `prob` (N,1,h,w) and `reg` (N,4,h,w); R-Net `prob` (N,1), `reg` (N,4); O-Net adds
+`landmarks` (N,10) as x1..x5 then y1..y5, relative to the box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from facegate.errors import ModelError
+
+INPUT_NAME = "image"
+OPSET = 17
+
+# (kind, argument) per stage, in the order the weights are stored. conv: kernel+bias; prelu: alphas;
+# pool: (kernel, stride); flatten; dense: weights+bias. Heads are listed separately.
+_BODIES: dict[str, list[tuple[str, tuple[int, int] | None]]] = {
+    "pnet": [("conv", None), ("prelu", None), ("pool", (2, 2)), ("conv", None), ("prelu", None), ("conv", None), ("prelu", None)],
+    "rnet": [
+        ("conv", None), ("prelu", None), ("pool", (3, 2)), ("conv", None), ("prelu", None), ("pool", (3, 2)),
+        ("conv", None), ("prelu", None), ("flatten", None), ("dense", None), ("prelu", None),
+    ],
+    "onet": [
+        ("conv", None), ("prelu", None), ("pool", (3, 2)), ("conv", None), ("prelu", None), ("pool", (3, 2)),
+        ("conv", None), ("prelu", None), ("pool", (2, 2)), ("conv", None), ("prelu", None), ("flatten", None),
+        ("dense", None), ("prelu", None),
+    ],
+}
+_HEADS: dict[str, list[str]] = {"pnet": ["prob", "reg"], "rnet": ["prob", "reg"], "onet": ["prob", "reg", "landmarks"]}
+INPUT_SIZE: dict[str, int | None] = {"pnet": None, "rnet": 24, "onet": 48}
+
+
+@dataclass
+class _Net:
+    """Builds one network, consuming the stage's weight list front to back."""
+
+    weights: list[np.ndarray]
+    nodes: list[onnx.NodeProto] = field(default_factory=list)
+    inits: list[onnx.TensorProto] = field(default_factory=list)
+    taken: int = 0
+    spatial: bool = True  # False once flattened
+    channels: int = 0  # output channels of the last conv, to reorder the first dense layer's rows
+
+    def take(self) -> np.ndarray:
+        if self.taken >= len(self.weights):
+            raise ModelError("the MTCNN weight list is shorter than the network needs")
+        w = np.asarray(self.weights[self.taken], dtype=np.float32)
+        self.taken += 1
+        return w
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
+        self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
+        return output
+
+    def conv(self, x: str, i: int) -> str:
+        kernel = self.take().transpose(3, 2, 1, 0)  # file axes: (w, h, in, out) -> (out, in, h, w)
+        self.channels = kernel.shape[0]
+        bias = self.take()
+        return self.node("Conv", [x, self.const(f"conv{i}.W", kernel), self.const(f"conv{i}.B", bias)], f"conv{i}",
+                         kernel_shape=list(kernel.shape[2:]))
+
+    def prelu(self, x: str, i: int) -> str:
+        alpha = self.take().reshape(-1)
+        slope = alpha.reshape(-1, 1, 1) if self.spatial else alpha
+        return self.node("PRelu", [x, self.const(f"prelu{i}.slope", slope)], f"prelu{i}")
+
+    def dense(self, x: str, i: int, first: bool) -> str:
+        w = self.take()
+        if first:  # rows stored as (W, H, C) of the transposed image -> ONNX Flatten order (C, H, W)
+            side = int(round((w.shape[0] / self.channels) ** 0.5))
+            w = w.reshape(side, side, self.channels, -1).transpose(2, 1, 0, 3).reshape(w.shape[0], -1)
+        b = self.take()
+        mm = self.node("MatMul", [x, self.const(f"dense{i}.W", w)], f"dense{i}.mm")
+        return self.node("Add", [mm, self.const(f"dense{i}.B", b)], f"dense{i}")
+
+
+def _build(stage: str, weights: list[np.ndarray]) -> onnx.ModelProto:
+    net = _Net(list(weights))
+    x = INPUT_NAME
+    dense_seen = False
+    for i, (kind, arg) in enumerate(_BODIES[stage]):
+        if kind == "conv":
+            x = net.conv(x, i)
+        elif kind == "prelu":
+            x = net.prelu(x, i)
+        elif kind == "pool":
+            assert arg is not None
+            k, s = arg
+            x = net.node("MaxPool", [x], f"pool{i}", kernel_shape=[k, k], strides=[s, s], ceil_mode=1)
+        elif kind == "flatten":
+            x = net.node("Flatten", [x], f"flatten{i}", axis=1)
+            net.spatial = False
+        elif kind == "dense":
+            x = net.dense(x, i, first=not dense_seen)
+            dense_seen = True
+    outputs = []
+    for head in _HEADS[stage]:
+        if stage == "pnet":
+            k = net.take().transpose(3, 2, 1, 0)
+            b = net.take()
+            y = net.node("Conv", [x, net.const(f"{head}.W", k), net.const(f"{head}.B", b)], f"{head}.raw",
+                         kernel_shape=[1, 1])
+        else:
+            w, b = net.take(), net.take()
+            mm = net.node("MatMul", [x, net.const(f"{head}.W", w)], f"{head}.mm")
+            y = net.node("Add", [mm, net.const(f"{head}.B", b)], f"{head}.raw")
+        if head == "prob":  # softmax over the 2 classes, keep "face"
+            soft = net.node("Softmax", [y], "prob.softmax", axis=1)
+            y = _slice_channel(net, soft, "prob")
+        else:
+            y = net.node("Identity", [y], head)
+        outputs.append(y)
+    if net.taken != len(weights):
+        raise ModelError(f"{stage}: {len(weights) - net.taken} MTCNN weights left unused")
+
+    if stage == "pnet":
+        in_shape: list[int | str] = ["N", 3, "H", "W"]
+        out_shapes: dict[str, list[int | str]] = {"prob": ["N", 1, "h", "w"], "reg": ["N", 4, "h", "w"]}
+    else:
+        side = INPUT_SIZE[stage]
+        in_shape = ["N", 3, side, side]
+        out_shapes = {"prob": ["N", 1], "reg": ["N", 4], "landmarks": ["N", 10]}
+    graph = helper.make_graph(
+        net.nodes, f"mtcnn_{stage}",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, in_shape)],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, out_shapes[o]) for o in outputs],
+        net.inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="facegate")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def _slice_channel(net: _Net, x: str, output: str) -> str:
+    """Keep channel 1 (face) of a 2-channel softmax, as (N,1,...)."""
+    index = numpy_helper.from_array(np.array([1], dtype=np.int64), f"{output}.index")
+    net.inits.append(index)
+    return net.node("Gather", [x, index.name], output, axis=1)
+
+
+def convert_mtcnn(npy_path: Path, out_dir: Path) -> dict[str, Path]:
+    """Write pnet.onnx, rnet.onnx and onet.onnx from the weights file; return their paths."""
+    try:
+        stages = np.load(npy_path, allow_pickle=True).item()
+    except Exception as exc:  # a pickle that is not the expected dict
+        raise ModelError(f"{npy_path} is not an MTCNN weights file: {exc}") from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for stage in ("pnet", "rnet", "onet"):
+        paths[stage] = out_dir / f"mtcnn_{stage}.onnx"
+        onnx.save(_build(stage, stages[stage]), paths[stage])
+    return paths

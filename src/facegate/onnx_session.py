@@ -1,0 +1,27 @@
+"""One place that creates ONNX Runtime sessions, tuned for small CPU machines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnxruntime as ort
+
+
+def default_threads() -> int:
+    """Threads per session: `$FACEGATE_THREADS`, else the cores this process may use."""
+    env = os.environ.get("FACEGATE_THREADS")
+    if env:
+        return max(1, int(env))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def make_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """A CPU inference session with full graph optimisation and a fixed intra-op thread count."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads or default_threads()
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])

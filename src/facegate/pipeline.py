@@ -1,0 +1,121 @@
+"""FaceGate: the one object users hold. It chains detect → align → embed and answers verify questions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+
+from facegate.align import Alignment, align
+from facegate.detect.base import Detector, Face
+from facegate.embed import Embedder
+from facegate.errors import FaceCountError
+from facegate.imageio import ImageInput, load_image
+from facegate.models import ModelFiles, ensure_models
+
+# Euclidean distance between unit embeddings at or below which two faces are the same person. Chosen for the
+# best accuracy on LFW's DevTrain pairs (never the test pairs); `facegate benchmark lfw` re-derives it per fold.
+VERIFY_THRESHOLD = 1.10
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Result of a 1:1 comparison."""
+
+    distance: float
+    threshold: float
+    same: bool
+    faces: tuple[Face, Face]
+
+    @property
+    def verdict(self) -> str:
+        return "same person" if self.same else "different people"
+
+
+@dataclass(frozen=True)
+class FaceEmbedding:
+    """A detected face with its aligned crop and unit embedding."""
+
+    face: Face
+    crop: np.ndarray
+    embedding: np.ndarray
+
+
+class FaceGate:
+    """Detect, align and embed faces; verify pairs. Models are fetched on first use and loaded lazily.
+
+    detector: "mtcnn" (default; boxes + landmarks) or "haar" (fast baseline, boxes only).
+    min_face: smallest face side in pixels to look for.
+    alignment: "warp" (5-landmark similarity transform) or "crop" (box plus margin).
+    """
+
+    def __init__(
+        self,
+        detector: Literal["mtcnn", "haar"] = "mtcnn",
+        min_face: int = 20,
+        alignment: Alignment = "warp",
+        threshold: float = VERIFY_THRESHOLD,
+        batch_size: int = 32,
+        threads: int | None = None,
+    ) -> None:
+        if detector not in ("mtcnn", "haar"):
+            raise ValueError(f"unknown detector {detector!r}; choose 'mtcnn' or 'haar'")
+        if alignment not in ("warp", "crop"):
+            raise ValueError(f"unknown alignment {alignment!r}; choose 'warp' or 'crop'")
+        self.detector_name = detector
+        self.min_face = min_face
+        self.alignment: Alignment = alignment
+        self.threshold = threshold
+        self.batch_size = batch_size
+        self.threads = threads
+
+    @cached_property
+    def models(self) -> ModelFiles:
+        return ensure_models()
+
+    @cached_property
+    def detector(self) -> Detector:
+        if self.detector_name == "haar":
+            from facegate.detect.haar import HaarDetector
+
+            return HaarDetector(min_face=self.min_face)
+        from facegate.detect.mtcnn import MTCNNDetector
+
+        m = self.models
+        return MTCNNDetector(m.pnet, m.rnet, m.onet, min_face=self.min_face, threads=self.threads)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.models.facenet, batch_size=self.batch_size, threads=self.threads)
+
+    def detect(self, image: ImageInput) -> list[Face]:
+        """Faces in the image, largest first; an image without faces gives an empty list."""
+        return self.detector.detect(load_image(image))
+
+    def represent(self, image: ImageInput, faces: list[Face] | None = None) -> list[FaceEmbedding]:
+        """Every face (or the given ones) with its aligned crop and embedding, largest first."""
+        pixels = load_image(image)
+        faces = self.detector.detect(pixels) if faces is None else faces
+        crops = align(pixels, faces, self.alignment)
+        embeddings = self.embedder.embed(crops) if faces else np.zeros((0, 128), np.float32)
+        return [FaceEmbedding(f, c, e) for f, c, e in zip(faces, crops, embeddings)]
+
+    def embed(self, image: ImageInput) -> np.ndarray:
+        """N×128 unit embeddings of every face in the image, largest first (0×128 when there is none)."""
+        found = self.represent(image)
+        return np.stack([r.embedding for r in found]) if found else np.zeros((0, 128), np.float32)
+
+    def embed_one(self, image: ImageInput) -> FaceEmbedding:
+        """The largest face of the image; FaceCountError when there is none."""
+        found = self.represent(image)
+        if not found:
+            raise FaceCountError("no face found in the image")
+        return found[0]
+
+    def verify(self, a: ImageInput, b: ImageInput) -> Verification:
+        """Compare the largest face of `a` with the largest face of `b`."""
+        fa, fb = self.embed_one(a), self.embed_one(b)
+        distance = float(np.linalg.norm(fa.embedding - fb.embedding))
+        return Verification(distance, self.threshold, distance <= self.threshold, (fa.face, fb.face))
