@@ -1,0 +1,52 @@
+"""Shared fixtures: the real models (fetched once into the cache), the pipeline and the 5-celebrity photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facegate import FaceGate
+from facegate.models import ModelFiles, ensure_models
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def celebrity_photos(models: ModelFiles, split: str) -> list[Path]:
+    """Sorted photos of one split ("train" or "val") of the 5-celebrity set."""
+    return sorted(p for p in (models.celebrity / split).glob("*/*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+
+
+@pytest.fixture(scope="session")
+def models() -> ModelFiles:
+    return ensure_models()
+
+
+@pytest.fixture(scope="session")
+def fg(models: ModelFiles) -> FaceGate:
+    return FaceGate()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def celebrity_embeddings(fg: FaceGate, models: ModelFiles) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{split: (N×128 embeddings of the largest face, N person labels)}; photos without a face are left out
+    (test_detect counts them)."""
+    out = {}
+    for split in ("train", "val"):
+        vectors, labels = [], []
+        for path in celebrity_photos(models, split):
+            found = fg.represent(path)
+            if not found:
+                continue
+            vectors.append(found[0].embedding)
+            labels.append(path.parent.name)
+        out[split] = (np.asarray(vectors), np.asarray(labels))
+    return out

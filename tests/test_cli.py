@@ -1,0 +1,88 @@
+"""The `facegate` command on real photos: detect, embed, verify, demo, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facegate.imageio import load_image
+from facegate.models import ModelFiles
+
+from conftest import celebrity_photos
+
+
+def facegate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "facegate.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def val(models: ModelFiles) -> dict[str, list[Path]]:
+    out: dict[str, list[Path]] = {}
+    for path in celebrity_photos(models, "val"):
+        out.setdefault(path.parent.name, []).append(path)
+    return out
+
+
+def test_detect_json_and_draw(val: dict[str, list[Path]], tmp_path: Path) -> None:
+    drawn = tmp_path / "drawn.png"
+    result = facegate("detect", str(val["madonna"][0]), "--json", "--draw", str(drawn))
+    assert result.returncode == 0, result.stderr
+    faces = json.loads(result.stdout)["faces"]
+    assert len(faces) >= 1 and set(faces[0]["landmarks"]) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
+    original = load_image(val["madonna"][0])
+    picture = load_image(drawn)
+    assert picture.shape == original.shape and not np.array_equal(picture, original)
+
+
+def test_detect_with_haar_prints_boxes(val: dict[str, list[Path]]) -> None:
+    result = facegate("detect", str(val["elton_john"][0]), "--detector", "haar")
+    assert result.returncode == 0 and "face(s)" in result.stdout and "box=" in result.stdout
+
+
+def test_embed_writes_one_unit_vector_per_face(val: dict[str, list[Path]], tmp_path: Path) -> None:
+    out = tmp_path / "faces.npz"
+    photos = [str(p) for p in val["mindy_kaling"][:3]]
+    result = facegate("embed", *photos, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    data = np.load(out)
+    assert data["embeddings"].shape[1] == 128 and len(data["embeddings"]) >= 3
+    assert set(data["sources"]) == set(photos)
+    assert data["boxes"].shape == (len(data["embeddings"]), 4) and data["landmarks"].shape[1:] == (5, 2)
+    np.testing.assert_allclose(np.linalg.norm(data["embeddings"], axis=1), 1.0, atol=1e-5)
+
+
+def test_verify_same_and_different_people(val: dict[str, list[Path]]) -> None:
+    same = facegate("verify", str(val["jerry_seinfeld"][0]), str(val["jerry_seinfeld"][1]), "--json")
+    different = facegate("verify", str(val["jerry_seinfeld"][0]), str(val["madonna"][0]), "--json")
+    assert same.returncode == 0 and json.loads(same.stdout)["same"] is True
+    assert different.returncode == 1 and json.loads(different.stdout)["same"] is False
+    assert json.loads(same.stdout)["distance"] < json.loads(different.stdout)["distance"]
+
+
+def test_bad_image_gives_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    result = facegate("detect", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "not an image" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_verify_without_a_face_is_a_clear_error(val: dict[str, list[Path]], tmp_path: Path) -> None:
+    blank = tmp_path / "blank.png"
+    from PIL import Image
+
+    Image.new("RGB", (200, 200), (90, 90, 90)).save(blank)
+    result = facegate("verify", str(blank), str(val["madonna"][0]))
+    assert result.returncode == 2 and "no face" in result.stderr
+
+
+def test_demo_identifies_every_val_photo() -> None:
+    result = facegate("demo")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "accuracy: 25/25 = 100.0%" in result.stdout
