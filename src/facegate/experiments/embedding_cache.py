@@ -1,0 +1,103 @@
+"""Embeddings of labelled photo folders, computed once and cached by file content (sha256).
+
+A cache entry holds every face's embedding and box plus the largest face's aligned crop (the report's
+thumbnail). The key also covers the pipeline settings and the model files, so changing either re-embeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from facegate.errors import FaceGateError
+from facegate.models import cache_dir
+from facegate.pipeline import FaceGate
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+CACHE_VERSION = 1  # bump when the stored layout changes
+
+
+class DatasetError(FaceGateError, ValueError):
+    """A photo folder is missing, empty or not laid out as one sub-folder per person."""
+
+
+@dataclass(frozen=True)
+class LabelledFaces:
+    """The largest face of every photo that has one: embeddings (N×128), labels, source paths, crops."""
+
+    embeddings: np.ndarray
+    labels: np.ndarray
+    paths: list[Path]
+    crops: np.ndarray
+    skipped: list[Path]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, mask: np.ndarray) -> LabelledFaces:
+        """The faces where mask is true (skipped photos are kept as they were)."""
+        keep = np.flatnonzero(mask)
+        return LabelledFaces(self.embeddings[keep], self.labels[keep], [self.paths[i] for i in keep],
+                             self.crops[keep], self.skipped)
+
+
+def _pipeline_key(fg: FaceGate) -> str:
+    """What besides the photo decides its embedding: settings, model manifest and cache layout."""
+    manifest = fg.models.manifest.read_bytes()
+    settings = f"{CACHE_VERSION}|{fg.detector_name}|{fg.min_face}|{fg.alignment}|".encode()
+    return hashlib.sha256(settings + manifest).hexdigest()[:16]
+
+
+class EmbeddingCache:
+    """Embeds photos through a FaceGate and keeps each result in `root/<settings>/<sha256>.npz`."""
+
+    def __init__(self, fg: FaceGate | None = None, root: Path | None = None) -> None:
+        self.fg = fg or FaceGate()
+        self.root = (root or cache_dir() / "embeddings") / _pipeline_key(self.fg)
+
+    def faces(self, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+        """All embeddings of the photo (largest face first) and the largest face's crop (None: no face)."""
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        entry = self.root / f"{digest}.npz"
+        if entry.is_file():
+            with np.load(entry) as stored:
+                return stored["embeddings"], (stored["crop"] if stored["crop"].size else None)
+        found = self.fg.represent(path)
+        embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
+        crop = found[0].crop if found else np.zeros((0, 0, 3), np.uint8)
+        self.root.mkdir(parents=True, exist_ok=True)
+        partial = entry.with_suffix(".part.npz")
+        np.savez_compressed(partial, embeddings=embeddings, crop=crop)
+        partial.replace(entry)
+        return embeddings, (crop if found else None)
+
+    def folder(self, root: Path, desc: str | None = None) -> LabelledFaces:
+        """The largest face of every photo under root/<person>/ (photos without a face are listed as skipped)."""
+        photos = list_photos(root)
+        vectors, labels, paths, crops, skipped = [], [], [], [], []
+        for path in tqdm(photos, desc=desc or f"embedding {root.name}", unit="img", leave=False):
+            embeddings, crop = self.faces(path)
+            if crop is None:
+                skipped.append(path)
+                continue
+            vectors.append(embeddings[0])
+            labels.append(path.parent.name)
+            paths.append(path)
+            crops.append(crop)
+        if not vectors:
+            raise DatasetError(f"no face found in any of the {len(photos)} photos under {root}")
+        return LabelledFaces(np.asarray(vectors, np.float32), np.asarray(labels), paths, np.stack(crops), skipped)
+
+
+def list_photos(root: Path) -> list[Path]:
+    """Photos in root/<person>/, sorted; DatasetError when the folder has none."""
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder (expected one sub-folder of photos per person)")
+    photos = sorted(p for p in root.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not photos:
+        raise DatasetError(f"{root} has no photos in person sub-folders (expected {root}/<person>/*.jpg)")
+    return photos

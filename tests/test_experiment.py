@@ -1,0 +1,130 @@
+"""`facegate experiment` and its parts on the 5-celebrity photos: scenario 1, open set, report, caches."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from facegate.experiments.command import ExperimentError, register
+from facegate.experiments.embedding_cache import DatasetError, EmbeddingCache, LabelledFaces
+from facegate.experiments.stylise import STYLES, stylise_folder
+from facegate.match import UNKNOWN
+from facegate.match.learners import study_learners
+from facegate.match.openset import OpenSetIdentifier
+from facegate.match.superlearner import SuperLearnerClassifier
+from facegate.models import ensure_models
+
+
+@pytest.fixture(scope="module")
+def celebrity() -> Path:
+    return ensure_models().celebrity
+
+
+@pytest.fixture(scope="module")
+def faces(celebrity: Path) -> tuple[LabelledFaces, LabelledFaces]:
+    cache = EmbeddingCache()
+    return cache.folder(celebrity / "train"), cache.folder(celebrity / "val")
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
+@pytest.mark.slow
+def test_scenario1_svc_and_super_learner_name_all_25_val_faces(faces) -> None:
+    train, val = faces
+    assert len(val) == 25
+    svc = study_learners(0, ("svc",))[0][1].fit(train.embeddings, train.labels)
+    sl = SuperLearnerClassifier(random_state=0).fit(train.embeddings, train.labels)
+    assert (svc.predict(val.embeddings) == val.labels).sum() == 25
+    assert (sl.predict(val.embeddings) == val.labels).sum() == 25
+    assert sl.weights_.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("person", [
+    "ben_afflek", "elton_john", "madonna", "mindy_kaling",
+    pytest.param("jerry_seinfeld", marks=pytest.mark.xfail(strict=True, reason=(
+        "FaceNet puts Seinfeld 1.05-1.2 from Affleck; calibrating on the other four people, whose closest pair "
+        "is farther apart, cannot foresee so close a look-alike"))),
+])
+def test_held_out_person_is_unknown_at_fpir_1_percent(faces, person: str) -> None:
+    train, val = faces
+    enrolled = train.labels != person
+    identifier = OpenSetIdentifier(fpir=0.01).fit(train.embeddings[enrolled], train.labels[enrolled])
+    strangers = np.vstack([train.embeddings[~enrolled], val.embeddings[val.labels == person]])
+    labels = [d.label for d in identifier.decide(strangers)]
+    assert labels.count(UNKNOWN) >= 0.9 * len(labels)
+    genuine = val.labels != person
+    named = [d.label for d in identifier.decide(val.embeddings[genuine])]
+    assert np.mean(np.array(named) == val.labels[genuine]) >= 0.9
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    handlers = register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return handlers[args.command](args)
+
+
+@pytest.mark.slow
+def test_experiment_command_writes_the_report(celebrity: Path, tmp_path: Path, faces) -> None:
+    out = tmp_path / "report"
+    assert _run(["experiment", "--train", str(celebrity / "train"), "--val", str(celebrity / "val"),
+                 "--models", "lr,svc,stacked", "--folds", "3", "--repeats", "1", "--report", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    for heading in ("1. Accuracy", "2. Repeated", "3. Probability", "4. Calibration", "6. Open set"):
+        assert heading in md
+    assert "| SVC | 100.0 | 100.0 |" in md
+    assert "<table>" in (out / "report.html").read_text()
+    for png in ("cv_boxplot.png", "probabilities.png", "confusion.png", "det.png"):
+        assert (out / png).stat().st_size > 10_000
+
+
+def test_experiment_command_refuses_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ExperimentError, match="--scenario"):
+        _run(["experiment", "--train", str(tmp_path), "--report", str(tmp_path / "r")])
+    with pytest.raises(DatasetError, match="no photos"):
+        _run(["experiment", "--train", str(tmp_path), "--val", str(tmp_path), "--report", str(tmp_path / "r")])
+
+
+def test_embedding_cache_is_keyed_by_file_content(celebrity: Path, tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    class CountingGate:
+        detector_name, min_face, alignment = "mtcnn", 20, "warp"
+        models = SimpleNamespace(manifest=ensure_models().manifest)
+
+        def represent(self, path: Path) -> list:
+            calls.append(path)
+            crop = np.zeros((160, 160, 3), np.uint8)
+            return [SimpleNamespace(embedding=np.ones(128, np.float32) / np.sqrt(128), crop=crop)]
+
+    photo = sorted((celebrity / "train" / "madonna").glob("*.jpg"))[0]
+    for person in ("a", "b"):
+        (tmp_path / "photos" / person).mkdir(parents=True)
+        shutil.copy(photo, tmp_path / "photos" / person / "same.jpg")
+    cache = EmbeddingCache(CountingGate(), root=tmp_path / "cache")
+    first = cache.folder(tmp_path / "photos")
+    again = cache.folder(tmp_path / "photos")
+    assert len(calls) == 1  # two files, one content: embedded once, then read back
+    assert list(first.labels) == list(again.labels) == ["a", "b"]
+    assert np.array_equal(first.embeddings, again.embeddings)
+
+
+def test_stylise_folder_cycles_styles_and_limits_per_person(celebrity: Path, tmp_path: Path) -> None:
+    source = tmp_path / "src" / "madonna"
+    source.mkdir(parents=True)
+    for photo in sorted((celebrity / "train" / "madonna").glob("*.jpg"))[:4]:
+        shutil.copy(photo, source / photo.name)
+    out = stylise_folder(tmp_path / "src", tmp_path / "out", per_person=3)
+    drawn = sorted(out.glob("madonna/*.jpg"))
+    assert len(drawn) == 3
+    assert sorted(p.stem.rsplit("_", 1)[1] for p in drawn) == sorted(STYLES)
