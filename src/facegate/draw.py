@@ -28,8 +28,9 @@ def annotate(image: np.ndarray, faces: list[Face], labels: list[str] | None = No
         scale = max(0.4, thick * 0.45)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
         top = max(y1 - th - base - 2, 0)
-        cv2.rectangle(out, (x1, top), (x1 + tw + 4, top + th + base + 2), colour, -1)
-        cv2.putText(out, text, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+        left = int(np.clip(x1, 0, max(out.shape[1] - tw - 4, 0)))  # keep the label inside the picture
+        cv2.rectangle(out, (left, top), (left + tw + 4, top + th + base + 2), colour, -1)
+        cv2.putText(out, text, (left + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
     return out
 
 

@@ -1,0 +1,1 @@
+"""Video files, webcams and streams: face tracking, annotated video output and live access events."""

@@ -1,0 +1,133 @@
+"""The `facegate video` and `facegate watch` subcommands (wired into the CLI by `register`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from facegate.video.reader import VideoError
+
+if TYPE_CHECKING:
+    from facegate.video.recognizer import VideoRecognizer
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _recognizer(args: argparse.Namespace) -> VideoRecognizer:
+    """FaceGate + gallery folder + open-set nearest neighbour → a VideoRecognizer."""
+    from facegate.match.nearest import NearestNeighbourIdentifier
+    from facegate.pipeline import FaceGate
+    from facegate.video.gallery_folder import embed_gallery_folder
+    from facegate.video.recognizer import VideoRecognizer
+
+    fg = FaceGate(detector=args.detector, min_face=args.min_face, alignment=args.alignment)
+    gallery = embed_gallery_folder(fg, args.gallery, progress=True)
+    for path in gallery.skipped:
+        print(f"facegate: warning: no face in gallery photo {path}; skipped", file=sys.stderr)
+    people = sorted(set(gallery.labels))
+    print(f"facegate: gallery of {len(people)} people ({len(gallery.labels)} photos): {', '.join(people)}",
+          file=sys.stderr)
+    identifier = NearestNeighbourIdentifier(threshold=args.threshold).fit(gallery.embeddings, gallery.labels)
+    return VideoRecognizer(fg, identifier, every=args.every)
+
+
+def _check_events_path(path: Path | None) -> None:
+    if path is not None and not path.parent.is_dir():
+        raise VideoError(f"{path.parent}: events folder does not exist")
+
+
+def _describe(event: dict[str, Any]) -> str:
+    when = (f"{event['first_time']:.2f}–{event['last_time']:.2f} s" if "first_time" in event else event.get("at", ""))
+    return (f"track {event['track']:3d}  {event['label']:20s}  score {event['best_score']:.2f}  "
+            f"frames {event['first_frame']}–{event['last_frame']}  {when}")
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from facegate.video.annotate_video import annotate_video
+    from facegate.video.reader import VideoFile
+
+    if args.out.resolve() == args.input.resolve():
+        raise VideoError("--out must differ from the input video")
+    _check_events_path(args.events)
+    source = VideoFile(args.input)  # opened first: a bad input fails before the gallery is enrolled
+    summary = annotate_video(source, args.out, _recognizer(args), events=args.events)
+    saved = 1 - summary.embedded_faces / summary.face_frames if summary.face_frames else 0.0
+    print(f"wrote {args.out}: {summary.frames} frames, {summary.face_frames} faces drawn, "
+          f"{len(summary.events)} track(s); embedder ran on {summary.embedded_faces} faces ({saved:.0%} saved)")
+    for event in summary.events:
+        print("  " + _describe(event))
+    if args.events:
+        print(f"events → {args.events}")
+    source.check()  # unreadable frames: the readable ones are written above, now say what was lost
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from facegate.video.watch import Watcher, check_display, check_source, parse_source
+
+    _check_events_path(args.events)
+    source = parse_source(args.source)
+    check_source(source)  # before the gallery is enrolled: fail fast
+    if args.show:
+        check_display()
+
+    def on_event(event: dict[str, Any]) -> None:
+        print(_describe(event), flush=True)
+        if args.events:
+            with open(args.events, "a", encoding="utf-8") as out:
+                out.write(json.dumps(event) + "\n")
+
+    watcher = Watcher(_recognizer(args), on_event, retries=args.retries, show=args.show,
+                      status=lambda line: print(f"facegate: {line}", file=sys.stderr, flush=True))
+    print(f"facegate: watching {args.source} (Ctrl-C to stop)", file=sys.stderr)
+    summary = watcher.run(source)
+    how = "stopped" if summary.interrupted else "source ended"
+    print(f"facegate: {how} after {summary.frames} frames, {len(summary.events)} event(s), "
+          f"{summary.reconnects} reconnection(s)", file=sys.stderr)
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from facegate.match.nearest import DEFAULT_THRESHOLD
+
+    p.add_argument("--gallery", type=Path, required=True, metavar="DIR",
+                   help="known people: DIR/<person>.jpg (one photo each) and/or DIR/<person>/*.jpg")
+    p.add_argument("--every", type=_positive, default=5, metavar="N",
+                   help="scan the whole frame for new faces every N frames; tracked faces are followed on every "
+                        "frame (default 5)")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help=f"distance to the nearest gallery photo beyond which a face is unknown "
+                        f"(default {DEFAULT_THRESHOLD})")
+    p.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn")
+    p.add_argument("--min-face", type=int, default=20, metavar="PX", help="smallest face side to find")
+    p.add_argument("--alignment", choices=["warp", "crop"], default="warp")
+
+
+def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
+    """Add the `video` and `watch` parsers; return their handlers."""
+    video = sub.add_parser("video", help="write a video back with every face boxed and named; one event per track")
+    video.add_argument("input", type=Path, help="video file")
+    video.add_argument("--out", type=Path, required=True, metavar="OUTPUT.mp4", help=".mp4/.m4v/.mov or .avi; "
+                       "same frame rate and size as the input, no audio")
+    video.add_argument("--events", type=Path, metavar="EVENTS.jsonl", help="one JSON line per track")
+    _common(video)
+
+    watch = sub.add_parser("watch", help="recognise people live from a webcam, stream or file; print access events")
+    watch.add_argument("source", help="webcam index (0), RTSP/HTTP URL, or video file")
+    watch.add_argument("--events", type=Path, metavar="EVENTS.jsonl", help="also append each event as a JSON line")
+    watch.add_argument("--show", action="store_true", help="show the annotated picture in a window ('q' stops)")
+    watch.add_argument("--retries", type=_positive, metavar="N",
+                       help="give up after N failed reconnections in a row (default: keep trying)")
+    _common(watch)
+    return {"video": cmd_video, "watch": cmd_watch}

@@ -1,0 +1,176 @@
+"""`facegate watch`: recognise people live from a webcam, an RTSP/HTTP stream or a file, and report access events.
+
+An event is reported once per track, as soon as it has `confirm_votes` votes (embedded frames); shorter tracks
+are mostly false detections and are not reported. A live source that fails to open or stops delivering frames is reopened with exponential back-off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from facegate.video.reader import CaptureFactory, VideoError
+from facegate.video.recognizer import VideoRecognizer, draw_labels
+from facegate.video.tracking import Track
+
+WINDOW = "facegate watch"
+
+
+def parse_source(source: str) -> int | str:
+    """A webcam index ("0") as int; URLs and file paths as they are."""
+    return int(source) if source.isdigit() else source
+
+
+def is_live(source: int | str) -> bool:
+    """Webcams and network streams are live (reconnect when they drop); files are not (they end)."""
+    return isinstance(source, int) or "://" in source
+
+
+def check_source(source: int | str) -> None:
+    """Raise VideoError for a file source that does not exist (live sources are tried when watching)."""
+    if not is_live(source) and not Path(source).is_file():
+        raise VideoError(f"{source}: no such video file (webcams are numbers, streams are URLs)")
+
+
+def check_display() -> None:
+    """Raise VideoError unless OpenCV can open a window here."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise VideoError("--show needs a display (no DISPLAY or WAYLAND_DISPLAY is set)")
+    try:
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+    except cv2.error as exc:
+        raise VideoError("--show needs OpenCV with GUI support: pip install opencv-python "
+                         "(opencv-python-headless has no windows)") from exc
+
+
+@dataclass
+class Backoff:
+    """Delays between reconnection attempts: first, doubling up to `cap` seconds."""
+
+    first: float = 0.5
+    cap: float = 30.0
+    attempt: int = 0
+
+    def next(self) -> float:
+        delay = min(self.first * 2 ** self.attempt, self.cap)
+        self.attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class WatchSummary:
+    """How a watch ended: frames seen, reconnections, events reported, and whether Ctrl-C/'q' stopped it."""
+
+    frames: int = 0
+    reconnects: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False
+
+
+class Watcher:
+    """Run a VideoRecognizer over a live source and hand each access event to `on_event` as it happens.
+
+    retries: consecutive failed (re)connections tolerated before giving up (None: keep trying forever).
+    status: receives one line per connection problem.
+    """
+
+    def __init__(self, recognizer: VideoRecognizer, on_event: Callable[[dict[str, Any]], None],
+                 open_capture: CaptureFactory = cv2.VideoCapture, retries: int | None = None,
+                 backoff: Backoff | None = None, sleep: Callable[[float], None] = time.sleep,
+                 confirm_votes: int = 3, show: bool = False, status: Callable[[str], None] = lambda _: None) -> None:
+        self.recognizer = recognizer
+        self.on_event = on_event
+        self.open_capture = open_capture
+        self.retries = retries
+        self.backoff = backoff or Backoff()
+        self.sleep = sleep
+        self.confirm_votes = confirm_votes
+        self.show = show
+        self.status = status
+        self.summary = WatchSummary()
+        self._reported: set[int] = set()
+
+    def _report(self, track: Track) -> None:
+        """Hand the track to `on_event` once, when it has enough votes."""
+        if track.id in self._reported or sum(track.votes.values()) < self.confirm_votes:
+            return
+        self._reported.add(track.id)
+        event = track.to_event() | {"at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self.summary.events.append(event)
+        self.on_event(event)
+
+    def _connect(self, source: int | str) -> Any:
+        """An opened capture, after as many back-off waits as it takes (VideoError after `retries`)."""
+        failures = 0
+        while True:
+            capture = self.open_capture(source)
+            if capture.isOpened():
+                return capture
+            capture.release()
+            failures += 1
+            if self.retries is not None and failures > self.retries:
+                raise VideoError(f"{source}: cannot open the video source (gave up after {failures} attempts)")
+            delay = self.backoff.next()
+            self.status(f"cannot open {source}; retrying in {delay:g} s")
+            self.sleep(delay)
+
+    def run(self, source: int | str) -> WatchSummary:
+        """Watch until the source ends (files), retries run out, or Ctrl-C / 'q' in the window."""
+        check_source(source)
+        live = is_live(source)
+        capture = None
+        try:
+            while True:
+                capture = self._connect(source)
+                if live:
+                    capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # keep the newest frame, not a backlog
+                while True:
+                    ok, bgr = capture.read()
+                    if not ok or bgr is None:
+                        break
+                    self.backoff.reset()
+                    if self._step(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)):
+                        return self.summary
+                capture.release()
+                capture = None
+                self.recognizer.close()  # a dropped source breaks every track
+                if not live:
+                    return self.summary
+                self.summary.reconnects += 1
+                delay = self.backoff.next()
+                self.status(f"{source} stopped sending frames; reconnecting in {delay:g} s")
+                self.sleep(delay)
+        except KeyboardInterrupt:
+            self.summary.interrupted = True
+            return self.summary
+        finally:
+            if capture is not None:
+                capture.release()
+            if self.show:
+                cv2.destroyAllWindows()
+
+    def _step(self, rgb: Any) -> bool:
+        """Process one frame; True when the user asked to stop (key 'q' in the window)."""
+        frame = self.summary.frames
+        self.summary.frames += 1
+        labelled = self.recognizer.process(frame, rgb)
+        for track in self.recognizer.tracker.tracks:
+            self._report(track)
+        self.recognizer.tracker.pop_finished()  # ended tracks were reported while live, or never qualified
+        if self.show:
+            cv2.imshow(WINDOW, cv2.cvtColor(draw_labels(rgb, labelled), cv2.COLOR_RGB2BGR))
+            if cv2.waitKey(1) & 0xFF == ord("q"):
+                self.summary.interrupted = True
+                return True
+        return False
