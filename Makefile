@@ -21,6 +21,7 @@ demo: models
 	$(BIN)/facegate demo
 
 test: models
+	bash .ci/system-deps.sh
 	$(BIN)/python -m pytest
 
 bench: models

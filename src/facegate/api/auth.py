@@ -1,0 +1,34 @@
+"""API keys: random 256-bit tokens shown once, stored as SHA-256, each with one role."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from facegate.gallery.repository import ConflictError, Gallery, KeyInfo
+
+# What each role may do. admin manages people and keys and may also identify (the web page's live view);
+# gate identifies and verifies (each identify writes access events); viewer reads the gallery and the events.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"manage", "identify", "read"}),
+    "gate": frozenset({"identify"}),
+    "viewer": frozenset({"read"}),
+}
+PREFIX = "fg_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(gallery: Gallery, role: str, name: str | None = None) -> tuple[str, KeyInfo]:
+    """A new key for `role`; returns the key itself (show it once, it is not kept) and its stored record."""
+    if role not in PERMISSIONS:
+        raise ConflictError(f"unknown role {role!r}; choose one of {', '.join(PERMISSIONS)}")
+    key = PREFIX + secrets.token_urlsafe(32)
+    return key, gallery.add_key(name or f"{role}-{key[3:9]}", role, hash_key(key), key[:9])
+
+
+def lookup(gallery: Gallery, key: str) -> KeyInfo | None:
+    """The key's record, or None for an unknown (or deleted) key."""
+    return gallery.key_by_hash(hash_key(key)) if key.startswith(PREFIX) else None

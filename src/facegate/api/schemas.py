@@ -1,0 +1,104 @@
+"""Request and response bodies of the REST API (they make the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class PersonIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    samples: int
+
+
+class SampleOut(BaseModel):
+    id: int
+    person_id: int
+    filename: str | None
+    box: tuple[float, float, float, float]
+    detection_score: float
+    face_px: float
+    sharpness: float
+    nose_position: float | None
+    created_at: datetime
+
+
+class EnrollVerdict(BaseModel):
+    filename: str
+    accepted: bool
+    sample_id: int | None
+    reasons: list[str]
+    figures: dict[str, float | int | None]
+
+
+class EnrollOut(BaseModel):
+    accepted: int
+    refused: int
+    results: list[EnrollVerdict]
+
+
+class FaceOut(BaseModel):
+    box: tuple[float, float, float, float]
+    detection_score: float
+    person_id: int | None
+    name: str = Field(description='the person\'s name, or "unknown"')
+    decision: Literal["match", "unknown"]
+    score: float = Field(description="cosine similarity to the candidate's nearest enrolled sample (1 = identical)")
+    probability: float
+    distance: float | None
+
+
+class IdentifyOut(BaseModel):
+    faces: list[FaceOut]
+    gallery_revision: int
+    identifier: str
+    event_ids: list[int]
+
+
+class VerifyOut(BaseModel):
+    same: bool
+    distance: float
+    threshold: float
+    person_id: int | None = None
+
+
+class EventOut(BaseModel):
+    id: int
+    time: datetime
+    gate: str
+    person_id: int | None
+    name: str | None
+    decision: str
+    score: float
+    distance: float | None
+
+
+class KeyIn(BaseModel):
+    role: Literal["admin", "gate", "viewer"]
+    name: str | None = Field(default=None, max_length=200)
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="the key itself: shown this once, only its hash is stored")
+
+
+class GalleryStatus(BaseModel):
+    revision: int
+    fitted_revision: int | None
+    identifier: str | None

@@ -1,0 +1,129 @@
+"""`facegate enroll DIR`, `facegate people` and `facegate identify IMAGE`: the gallery from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from facegate.errors import FaceGateError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", help="gallery database: a SQLite file or postgresql://user@host/db "
+                                                    "(default: $FACEGATE_HOME/gallery.db)")
+
+
+def person_photos(folder: Path) -> dict[str, list[Path]]:
+    """{person: photos} from one sub-folder per person, or from files named after the person at the top level
+    (as in the original web app; a trailing number is dropped, so madonna_2.jpg is madonna's)."""
+    if not folder.is_dir():
+        raise FaceGateError(f"{folder}: not a folder")
+    out: dict[str, list[Path]] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+            continue
+        if path.parent == folder:
+            name = re.sub(r"[\s_-]*\d+$", "", path.stem) or path.stem
+        else:
+            name = path.relative_to(folder).parts[0]
+        out.setdefault(name, []).append(path)
+    if not out:
+        raise FaceGateError(f"{folder}: no photos found (expected one sub-folder per person, or files named after "
+                            "the person)")
+    return out
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from facegate.gallery import open_gallery
+    from facegate.gallery.enroll import enroll_photo
+    from facegate.pipeline import FaceGate
+
+    photos = person_photos(args.folder)
+    gallery, fg = open_gallery(args.db), FaceGate()
+    accepted, refused = Counter[str](), []
+    total = sum(len(p) for p in photos.values())
+    with tqdm(total=total, desc="enrolling", unit="photo") as bar:
+        for name, paths in photos.items():
+            person = gallery.person_by_name(name) or gallery.add_person(name)
+            for path in paths:
+                result = enroll_photo(fg, gallery, person.id, path.read_bytes(), str(path), args.largest)
+                if result.accepted:
+                    accepted[name] += 1
+                else:
+                    refused.append((path, result.reasons))
+                bar.update()
+    print(f"enrolled {sum(accepted.values())} of {total} photos for {len(photos)} people")
+    if refused:
+        reasons = Counter(re.sub(r"\d+(\.\d+)?", "N", r) for _, rs in refused for r in rs)
+        print(f"refused {len(refused)}:")
+        for reason, count in reasons.most_common():
+            print(f"  {count:4d} × {reason}")
+        if args.verbose:
+            for path, rs in refused:
+                print(f"  {path}: {'; '.join(rs)}")
+    return 0 if accepted else 1
+
+
+def cmd_people(args: argparse.Namespace) -> int:
+    from facegate.gallery import open_gallery
+
+    people = open_gallery(args.db).people()
+    if args.json:
+        print(json.dumps([{"id": p.id, "name": p.name, "samples": p.samples, "created_at": p.created_at.isoformat()}
+                          for p in people], indent=2))
+        return 0
+    print(f"{len(people)} people")
+    for p in people:
+        print(f"  {p.id:5d}  {p.name:30s} {p.samples:3d} sample(s)")
+    return 0
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    from facegate.gallery import open_gallery
+    from facegate.gallery.identify import GalleryIdentifier
+    from facegate.pipeline import FaceGate
+
+    gallery = open_gallery(args.db)
+    found = FaceGate().represent(args.image)
+    embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
+    fitted, decisions = GalleryIdentifier(gallery).decide(embeddings)
+    names = gallery.names([int(d.label) for d in decisions if d.known])
+    rows = [{"box": [round(float(v), 1) for v in f.face.box],
+             "name": names.get(int(d.label), "unknown") if d.known else "unknown",
+             "probability": round(d.probability, 3),
+             "distance": round(d.distance, 3) if np.isfinite(d.distance) else None} for f, d in zip(found, decisions)]
+    if args.json:
+        print(json.dumps({"image": str(args.image), "identifier": fitted.kind, "faces": rows}, indent=2))
+    else:
+        print(f"{args.image}: {len(rows)} face(s) ({fitted.kind})")
+        for i, r in enumerate(rows, 1):
+            print(f"  {i}. {r['name']:20s} box={r['box']} distance={r['distance']} probability={r['probability']}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Add enroll, people and identify to the `facegate` command."""
+    enroll = subparsers.add_parser("enroll", help="enroll photos: one sub-folder per person, or files named after "
+                                                  "the person")
+    enroll.add_argument("folder", type=Path)
+    enroll.add_argument("--largest", action="store_true", help="enroll the largest face of group photos")
+    enroll.add_argument("-v", "--verbose", action="store_true", help="list every refused photo with its reasons")
+    add_db_option(enroll)
+    people = subparsers.add_parser("people", help="list the enrolled people")
+    people.add_argument("--json", action="store_true")
+    add_db_option(people)
+    identify = subparsers.add_parser("identify", help="who is in the photo? (every face, or unknown)")
+    identify.add_argument("image", type=Path)
+    identify.add_argument("--json", action="store_true")
+    add_db_option(identify)
+    return {"enroll": cmd_enroll, "people": cmd_people, "identify": cmd_identify}

@@ -1,0 +1,76 @@
+"""Open the gallery database (SQLite in WAL mode by default, PostgreSQL on request) and bring its schema up to date."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import make_url
+
+from facegate.errors import FaceGateError
+from facegate.models import cache_dir
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseError(FaceGateError):
+    """The gallery database URL is unusable or the server cannot be reached."""
+
+
+def default_url() -> str:
+    return f"sqlite:///{cache_dir() / 'gallery.db'}"
+
+
+def normalise_url(url: str | None) -> str:
+    """A SQLAlchemy URL from what a user types: nothing (the default SQLite file), a file path or a database URL."""
+    if not url:
+        return default_url()
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" hook below issues BEGIN itself
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # in WAL mode a commit survives a killed process
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def open_engine(url: str | None = None) -> Engine:
+    """An engine for the gallery at `url` (see normalise_url); the SQLite folder is created when missing."""
+    sa_url = make_url(normalise_url(url))
+    if sa_url.get_backend_name() == "sqlite":
+        if sa_url.database and sa_url.database != ":memory:":
+            Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(sa_url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # BEGIN IMMEDIATE: a writer waits for the lock up front instead of failing when it upgrades a read lock
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    if sa_url.get_backend_name() != "postgresql":
+        raise DatabaseError(f"unsupported database {sa_url.get_backend_name()!r}: use a SQLite file or postgresql://")
+    return create_engine(sa_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every Alembic migration not yet applied (safe to call on every start, from several servers)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except OperationalError as exc:
+        raise DatabaseError(f"cannot open the gallery at {engine.url.render_as_string()}: {exc}") from exc

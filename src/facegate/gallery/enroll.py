@@ -1,0 +1,66 @@
+"""Enrollment: photo bytes → quality checks → one stored sample, or the reasons it was refused."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from facegate.errors import ImageError
+from facegate.gallery.quality import assess
+from facegate.gallery.repository import ConflictError, Gallery, NewSample
+from facegate.imageio import load_image
+from facegate.pipeline import FaceGate
+
+THUMBNAIL_QUALITY = 88
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    """The verdict for one photo: accepted (with the new sample id) or refused (with reasons)."""
+
+    filename: str
+    sample_id: int | None
+    reasons: list[str] = field(default_factory=list)
+    figures: dict[str, float | int | None] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.sample_id is not None
+
+
+def thumbnail_jpeg(crop: np.ndarray) -> bytes:
+    """The aligned 160×160 crop as a JPEG."""
+    out = io.BytesIO()
+    Image.fromarray(crop).save(out, format="JPEG", quality=THUMBNAIL_QUALITY)
+    return out.getvalue()
+
+
+def enroll_photo(fg: FaceGate, gallery: Gallery, person_id: int, data: bytes, filename: str,
+                 largest: bool = False) -> EnrollResult:
+    """Check one photo and store its face for the person; every refusal says why."""
+    sha = hashlib.sha256(data).hexdigest()
+    if (existing := gallery.sample_by_hash(sha)) is not None:
+        return EnrollResult(filename, None, [gallery.duplicate_message(existing)])
+    try:
+        found = fg.represent(load_image(data))
+    except ImageError as exc:
+        return EnrollResult(filename, None, [str(exc).replace("image bytes", filename, 1)])
+    if not found:
+        return EnrollResult(filename, None, ["no face found in the photo"], {"faces_found": 0})
+    face = found[0]
+    quality = assess(face.face, face.crop, len(found), largest)
+    if not quality.ok:
+        return EnrollResult(filename, None, quality.reasons, quality.figures())
+    new = NewSample(embedding=face.embedding, thumbnail=thumbnail_jpeg(face.crop), sha256=sha, filename=filename,
+                    box=tuple(float(v) for v in face.face.box), detection_score=float(face.face.score),
+                    face_px=quality.face_px, sharpness=quality.sharpness, nose_position=quality.nose_position,
+                    faces_found=quality.faces_found)
+    try:
+        sample = gallery.add_sample(person_id, new)
+    except ConflictError as exc:  # the same photo, enrolled by someone else a moment ago
+        return EnrollResult(filename, None, [str(exc)], quality.figures())
+    return EnrollResult(filename, sample.id, [], quality.figures())

@@ -1,0 +1,137 @@
+"""From gallery samples to an Identifier, kept fresh in the background as the gallery changes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from facegate.errors import FaceGateError
+from facegate.gallery.repository import Gallery
+from facegate.match.decision import UNKNOWN, Decision, Identifier
+from facegate.match.learners import study_learners
+from facegate.match.nearest import NearestNeighbourIdentifier
+from facegate.match.openset import OpenSetIdentifier
+
+log = logging.getLogger(__name__)
+
+
+class IdentifierUnavailable(FaceGateError):
+    """No identifier could be fitted over the gallery (the reason is in the log)."""
+
+
+# Platt scaling (the study's SVC) calibrates on 5 internal folds: each calibration round's training part needs
+# at least 5 samples of every person, so smaller galleries use logistic regression, whose probabilities need no folds.
+SVC_MIN_SAMPLES = 8
+
+
+def build_identifier(embeddings: np.ndarray, labels: np.ndarray | list[str]) -> Identifier:
+    """The open-set classifier (calibrated for FPIR 1%) when every person has several samples and there are enough
+    people to calibrate it; otherwise (e.g. one photo per person) nearest neighbour with its calibrated threshold."""
+    y = np.asarray(labels, str)
+    smallest = int(np.unique(y, return_counts=True)[1].min())
+    classifier = None if smallest >= SVC_MIN_SAMPLES else study_learners(0, ("lr",))[0][1]
+    try:
+        # every calibration round must hold out at least one sample of each person
+        return OpenSetIdentifier(classifier=classifier, fpir=0.01, folds=min(5, smallest)).fit(embeddings, y)
+    except ValueError as exc:  # CalibrationError, or a gallery too small for a calibration round's classifier
+        log.info("nearest-neighbour identification: %s", exc)
+        return NearestNeighbourIdentifier().fit(embeddings, y)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """An identifier over person ids (as strings) and the gallery revision it was fitted on."""
+
+    revision: int
+    identifier: Identifier | None  # None: nobody is enrolled
+    kind: str
+
+
+class GalleryIdentifier:
+    """Answers with the latest fitted identifier; a stale one is refit in a background thread, so requests never
+    wait for a refit (only the very first request of a process waits for the first fit)."""
+
+    def __init__(self, gallery: Gallery) -> None:
+        self.gallery = gallery
+        self._fitted: Fitted | None = None
+        self._lock = threading.Lock()
+        self._first_fit = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._failed_revision: int | None = None  # not retried until the gallery changes again
+
+    def _fit(self) -> None:
+        while True:
+            data = self.gallery.training_set()
+            if len(data.embeddings):
+                identifier = build_identifier(data.embeddings, data.person_ids.astype(str))
+                fitted = Fitted(data.revision, identifier, type(identifier).__name__)
+            else:
+                fitted = Fitted(data.revision, None, "empty")
+            with self._lock:
+                self._fitted = fitted
+                self._first_fit.set()
+                if self.gallery.revision() == fitted.revision:
+                    self._worker = None
+                    return
+
+    def _run(self, revision: int) -> None:
+        try:
+            self._fit()
+        except Exception:  # a background thread has nobody to raise to: log, and answer with the previous fit
+            log.exception("refitting the gallery identifier failed")
+            with self._lock:
+                self._worker = None
+                self._failed_revision = revision
+            self._first_fit.set()
+
+    def refresh(self) -> Fitted | None:
+        """Start a background refit if the gallery changed since the last fit; returns the current fit."""
+        revision = self.gallery.revision()
+        with self._lock:
+            stale = self._fitted is None or self._fitted.revision != revision
+            if stale and self._worker is None and revision != self._failed_revision:
+                self._worker = threading.Thread(target=self._run, args=(revision,), name="gallery-refit",
+                                                daemon=True)
+                self._worker.start()
+            return self._fitted
+
+    def join(self) -> None:
+        """Wait for a running refit to finish (before the process exits)."""
+        with self._lock:
+            worker = self._worker
+        if worker is not None:
+            worker.join()
+
+    def current(self) -> Fitted:
+        """The fit to answer with now (waiting only for the first fit of this process)."""
+        fitted = self.refresh()
+        if fitted is None:
+            self._first_fit.wait()
+            fitted = self._fitted
+        if fitted is None:
+            raise IdentifierUnavailable("the gallery identifier could not be fitted (see the server log)")
+        return fitted
+
+    def wait_until_fresh(self, timeout: float = 60.0) -> Fitted:
+        """Block until the fit matches the gallery's current revision (for tools and tests, never for requests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            fitted = self.refresh()
+            if fitted is not None and fitted.revision == self.gallery.revision():
+                return fitted
+            if time.monotonic() > deadline:
+                raise IdentifierUnavailable("the gallery identifier did not catch up with the gallery in time")
+            time.sleep(0.05)
+
+    def decide(self, embeddings: np.ndarray) -> tuple[Fitted, list[Decision]]:
+        """Decisions over person ids (as strings) for N×128 embeddings, with the fit that made them."""
+        fitted = self.current()
+        if not len(embeddings):
+            return fitted, []
+        if fitted.identifier is None:
+            return fitted, [Decision(UNKNOWN, UNKNOWN, 0.0, float("inf")) for _ in range(len(embeddings))]
+        return fitted, fitted.identifier.decide(embeddings)

@@ -1,0 +1,327 @@
+"""The gallery's one way in and out of the database: people, samples, events and API keys.
+
+Every change to people or samples bumps the gallery revision in the same transaction, so each server (one
+process or many sharing PostgreSQL) can tell cheaply that its fitted identifier is stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from facegate.errors import FaceGateError
+from facegate.embed import DIM as EMBEDDING_DIM
+from facegate.gallery.schema import ApiKey, Event, GalleryState, Person, Sample, utcnow
+
+
+class NotFoundError(FaceGateError, LookupError):
+    """No person, sample or key with that id or name."""
+
+
+class ConflictError(FaceGateError):
+    """The change would break a uniqueness rule (a name in use, a photo already enrolled)."""
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    id: int
+    name: str
+    created_at: datetime
+    samples: int
+
+
+@dataclass(frozen=True)
+class SampleInfo:
+    id: int
+    person_id: int
+    sha256: str
+    filename: str | None
+    box: tuple[float, float, float, float]
+    detection_score: float
+    face_px: float
+    sharpness: float
+    nose_position: float | None
+    faces_found: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewSample:
+    """What enrollment hands to the gallery for one accepted face."""
+
+    embedding: np.ndarray
+    thumbnail: bytes
+    sha256: str
+    filename: str | None
+    box: tuple[float, float, float, float]
+    detection_score: float
+    face_px: float
+    sharpness: float
+    nose_position: float | None
+    faces_found: int
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    id: int
+    time: datetime
+    gate: str
+    person_id: int | None
+    person: str | None  # None for unknown faces and for people deleted since
+    decision: str
+    score: float
+    distance: float | None
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: int
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Every enrolled embedding with its person id, as of one gallery revision."""
+
+    revision: int
+    embeddings: np.ndarray
+    person_ids: np.ndarray
+
+
+def _vectors(blobs: list[bytes]) -> np.ndarray:
+    """Stored embeddings (little-endian float32 bytes) as an N×EMBEDDING_DIM array."""
+    return np.frombuffer(b"".join(blobs), "<f4").reshape(len(blobs), EMBEDDING_DIM).astype(np.float32)
+
+
+def _sample_info(s: Sample) -> SampleInfo:
+    return SampleInfo(s.id, s.person_id, s.sha256, s.filename, (s.box_x1, s.box_y1, s.box_x2, s.box_y2),
+                      s.detection_score, s.face_px, s.sharpness, s.nose_position, s.faces_found, s.created_at)
+
+
+def _key_info(k: ApiKey) -> KeyInfo:
+    return KeyInfo(k.id, k.name, k.role, k.prefix, k.created_at)
+
+
+class Gallery:
+    """People, samples, events and keys in one SQL database (see facegate.gallery.database)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    @staticmethod
+    def _bump(session: Session) -> None:
+        session.execute(update(GalleryState).where(GalleryState.id == 1).values(revision=GalleryState.revision + 1))
+
+    @staticmethod
+    def _person(session: Session, person_id: int) -> Person:
+        person = session.get(Person, person_id)
+        if person is None:
+            raise NotFoundError(f"no person with id {person_id}")
+        return person
+
+    def revision(self) -> int:
+        with self._session() as s:
+            return s.scalar(select(GalleryState.revision).where(GalleryState.id == 1)) or 0
+
+    # people
+    def add_person(self, name: str) -> PersonInfo:
+        name = name.strip()
+        if not name:
+            raise ConflictError("a person needs a non-empty name")
+        try:
+            with self._session() as s:
+                person = Person(name=name, created_at=utcnow())
+                s.add(person)
+                s.flush()
+                self._bump(s)
+                return PersonInfo(person.id, person.name, person.created_at, 0)
+        except IntegrityError as exc:
+            raise ConflictError(f"a person named {name!r} already exists") from exc
+
+    def people(self) -> list[PersonInfo]:
+        with self._session() as s:
+            rows = s.execute(select(Person, func.count(Sample.id)).outerjoin(Sample).group_by(Person.id)
+                             .order_by(Person.name)).all()
+            return [PersonInfo(p.id, p.name, p.created_at, n) for p, n in rows]
+
+    def person(self, person_id: int) -> PersonInfo:
+        with self._session() as s:
+            p = self._person(s, person_id)
+            count = s.scalar(select(func.count(Sample.id)).where(Sample.person_id == person_id)) or 0
+            return PersonInfo(p.id, p.name, p.created_at, count)
+
+    def person_by_name(self, name: str) -> PersonInfo | None:
+        with self._session() as s:
+            person_id = s.scalar(select(Person.id).where(Person.name == name.strip()))
+        return None if person_id is None else self.person(person_id)
+
+    def names(self, person_ids: list[int]) -> dict[int, str]:
+        """{id: name} of those ids that still name a person."""
+        if not person_ids:
+            return {}
+        with self._session() as s:
+            return dict(s.execute(select(Person.id, Person.name).where(Person.id.in_(set(person_ids)))).all())
+
+    def rename_person(self, person_id: int, name: str) -> PersonInfo:
+        name = name.strip()
+        if not name:
+            raise ConflictError("a person needs a non-empty name")
+        try:
+            with self._session() as s:
+                self._person(s, person_id).name = name
+        except IntegrityError as exc:
+            raise ConflictError(f"a person named {name!r} already exists") from exc
+        return self.person(person_id)
+
+    def delete_person(self, person_id: int) -> None:
+        """Remove the person with every sample (embedding and thumbnail); their events keep only the id."""
+        with self._session() as s:
+            self._person(s, person_id)
+            s.execute(delete(Sample).where(Sample.person_id == person_id))
+            s.execute(delete(Person).where(Person.id == person_id))
+            self._bump(s)
+
+    # samples
+    def add_sample(self, person_id: int, new: NewSample) -> SampleInfo:
+        """Store one accepted face; ConflictError when the same photo (by SHA-256) is already enrolled."""
+        embedding = np.asarray(new.embedding, "<f4").reshape(-1)
+        try:
+            with self._session() as s:
+                self._person(s, person_id)
+                sample = Sample(person_id=person_id, embedding=embedding.tobytes(), thumbnail=new.thumbnail,
+                                sha256=new.sha256, filename=new.filename, box_x1=new.box[0], box_y1=new.box[1],
+                                box_x2=new.box[2], box_y2=new.box[3], detection_score=new.detection_score,
+                                face_px=new.face_px, sharpness=new.sharpness, nose_position=new.nose_position,
+                                faces_found=new.faces_found, created_at=utcnow())
+                s.add(sample)
+                s.flush()
+                self._bump(s)
+                return _sample_info(sample)
+        except IntegrityError as exc:
+            owner = self.sample_by_hash(new.sha256)
+            raise ConflictError(self.duplicate_message(owner) if owner else "the photo is already enrolled") from exc
+
+    def duplicate_message(self, sample: SampleInfo) -> str:
+        owner = self.names([sample.person_id]).get(sample.person_id, "someone")
+        return f"the same photo is already enrolled (sample {sample.id} of {owner})"
+
+    def sample_by_hash(self, sha256: str) -> SampleInfo | None:
+        with self._session() as s:
+            sample = s.scalar(select(Sample).where(Sample.sha256 == sha256))
+            return None if sample is None else _sample_info(sample)
+
+    def samples(self, person_id: int) -> list[SampleInfo]:
+        with self._session() as s:
+            self._person(s, person_id)
+            return [_sample_info(x) for x in s.scalars(select(Sample).where(Sample.person_id == person_id)
+                                                        .order_by(Sample.id))]
+
+    def sample(self, sample_id: int) -> SampleInfo:
+        with self._session() as s:
+            sample = s.get(Sample, sample_id)
+            if sample is None:
+                raise NotFoundError(f"no sample with id {sample_id}")
+            return _sample_info(sample)
+
+    def thumbnail(self, sample_id: int) -> bytes:
+        with self._session() as s:
+            data = s.scalar(select(Sample.thumbnail).where(Sample.id == sample_id))
+        if data is None:
+            raise NotFoundError(f"no sample with id {sample_id}")
+        return data
+
+    def delete_sample(self, sample_id: int) -> None:
+        with self._session() as s:
+            if s.execute(delete(Sample).where(Sample.id == sample_id)).rowcount == 0:
+                raise NotFoundError(f"no sample with id {sample_id}")
+            self._bump(s)
+
+    def embeddings_of(self, person_id: int) -> np.ndarray:
+        """The person's enrolled embeddings (K×128); NotFoundError when there is no such person."""
+        with self._session() as s:
+            self._person(s, person_id)
+            rows = s.scalars(select(Sample.embedding).where(Sample.person_id == person_id)).all()
+        return _vectors(rows)
+
+    def training_set(self) -> TrainingSet:
+        """All embeddings and person ids, read in one transaction together with the revision they belong to."""
+        with self._session() as s:
+            revision = s.scalar(select(GalleryState.revision).where(GalleryState.id == 1)) or 0
+            rows = s.execute(select(Sample.person_id, Sample.embedding).order_by(Sample.id)).all()
+        embeddings = _vectors([e for _, e in rows])
+        return TrainingSet(revision, embeddings, np.array([p for p, _ in rows], np.int64))
+
+    # events
+    def add_events(self, gate: str, decisions: list[tuple[int | None, str, float, float | None]]) -> list[int]:
+        """Record (person_id, decision, score, distance) for faces seen at `gate` now; returns the event ids."""
+        with self._session() as s:
+            now = utcnow()
+            rows = [Event(time=now, gate=gate, person_id=p, decision=d, score=sc, distance=di)
+                    for p, d, sc, di in decisions]
+            s.add_all(rows)
+            s.flush()
+            return [r.id for r in rows]
+
+    def events(self, since: datetime | None = None, until: datetime | None = None, person_id: int | None = None,
+               gate: str | None = None, decision: str | None = None, limit: int = 100, offset: int = 0
+               ) -> list[EventInfo]:
+        """Events newest first, filtered by time range [since, until), person, gate and decision."""
+        query = select(Event, Person.name).outerjoin(Person, Person.id == Event.person_id)
+        if since is not None:
+            query = query.where(Event.time >= since)
+        if until is not None:
+            query = query.where(Event.time < until)
+        if person_id is not None:
+            query = query.where(Event.person_id == person_id)
+        if gate is not None:
+            query = query.where(Event.gate == gate)
+        if decision is not None:
+            query = query.where(Event.decision == decision)
+        with self._session() as s:
+            rows = s.execute(query.order_by(Event.time.desc(), Event.id.desc()).limit(limit).offset(offset)).all()
+        return [EventInfo(e.id, e.time, e.gate, e.person_id, name, e.decision, e.score, e.distance) for e, name in rows]
+
+    def count_events(self) -> int:
+        with self._session() as s:
+            return s.scalar(select(func.count(Event.id))) or 0
+
+    # API keys
+    def add_key(self, name: str, role: str, key_hash: str, prefix: str) -> KeyInfo:
+        try:
+            with self._session() as s:
+                key = ApiKey(name=name, role=role, key_hash=key_hash, prefix=prefix, created_at=utcnow())
+                s.add(key)
+                s.flush()
+                return _key_info(key)
+        except IntegrityError as exc:
+            raise ConflictError(f"a key named {name!r} already exists") from exc
+
+    def key_by_hash(self, key_hash: str) -> KeyInfo | None:
+        with self._session() as s:
+            key = s.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+            return None if key is None else _key_info(key)
+
+    def keys(self) -> list[KeyInfo]:
+        with self._session() as s:
+            return [_key_info(k) for k in s.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+    def delete_key(self, key_id: int) -> None:
+        with self._session() as s:
+            if s.execute(delete(ApiKey).where(ApiKey.id == key_id)).rowcount == 0:
+                raise NotFoundError(f"no API key with id {key_id}")

@@ -1,0 +1,138 @@
+"""The web page in real headless Chromium (Debian's package, driven by Playwright): photos dropped on the page are
+enrolled with a verdict each, the gallery shows thumbnails, and the live view names the person a fake camera shows."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facegate.api.auth import create_key
+from facegate.gallery import open_gallery
+
+from service_fixtures import (PER_PERSON, Server, enroll_all, enrollable, start_server,  # noqa: F401
+                              wait_fitted)
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+if not CHROMIUM.exists():
+    pytest.skip("Chromium missing at /usr/bin/chromium: run .ci/system-deps.sh as root", allow_module_level=True)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: $FACEGATE_SCREENSHOTS when set (to look at them), else the test's temp folder."""
+    folder = Path(os.environ.get("FACEGATE_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def served(enrollable: dict[str, list[Path]], tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[Server, str]]:
+    """The service with four celebrities enrolled (madonna is left for the drop test)."""
+    folder = tmp_path_factory.mktemp("web")
+    db = str(folder / "gallery.db")
+    key = create_key(open_gallery(db), "admin", "browser")[0]
+    server = start_server(db, folder / "server.log")
+    with server.client(key) as client:
+        enroll_all(client, {n: p for n, p in enrollable.items() if n != "madonna"})
+    yield server, key
+    server.stop()
+
+
+def write_y4m(photo: Path, path: Path, frames: int = 5) -> None:
+    """A 640×480 Y4M (I420) clip of the photo, letterboxed: Chromium's fake camera plays it in a loop."""
+    image = cv2.imread(str(photo))
+    scale = min(640 / image.shape[1], 480 / image.shape[0])
+    resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((480, 640, 3), np.uint8)
+    y, x = (480 - resized.shape[0]) // 2, (640 - resized.shape[1]) // 2
+    canvas[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
+    frame = cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).tobytes()
+    with path.open("wb") as out:
+        out.write(b"YUV4MPEG2 W640 H480 F5:1 Ip A1:1 C420jpeg\n")
+        for _ in range(frames):
+            out.write(b"FRAME\n" + frame)
+
+
+def open_page(pw: object, server: Server, key: str, extra_args: list[str] = ()) -> object:
+    browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[*FLAGS, *extra_args])
+    page = browser.new_page(viewport={"width": 1100, "height": 760})
+    page.goto(server.url + "/")
+    page.fill("#api-key", key)
+    page.click("#key-form button")
+    page.wait_for_selector("#key-status:has-text('gallery revision')")
+    return browser, page
+
+
+def test_drop_photos_to_enroll_then_see_the_gallery(served: tuple[Server, str], enrollable: dict[str, list[Path]],
+                                                    shots: Path) -> None:
+    server, key = served
+    photos = enrollable["madonna"][:PER_PERSON]
+    with playwright_api.sync_playwright() as pw:
+        browser, page = open_page(pw, server, key)
+        page.click("button[data-tab=enroll]")
+        page.fill("#enroll-name", "madonna")
+        files = [{"name": p.name, "data": base64.b64encode(p.read_bytes()).decode()} for p in photos]
+        files.append({"name": "not-a-face.jpg", "data": base64.b64encode(cv2.imencode(
+            ".jpg", np.full((200, 200, 3), 90, np.uint8))[1].tobytes()).decode()})
+        transfer = page.evaluate_handle("""files => {
+            const dt = new DataTransfer();
+            for (const f of files) {
+                const bytes = Uint8Array.from(atob(f.data), c => c.charCodeAt(0));
+                dt.items.add(new File([bytes], f.name, { type: "image/jpeg" }));
+            }
+            return dt;
+        }""", files)
+        page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+        page.wait_for_function("document.querySelectorAll('#enroll-results li[data-status=pending]').length === 0"
+                               " && document.querySelectorAll('#enroll-results li').length === 4", timeout=300_000)
+        assert page.locator("#enroll-results li[data-status=accepted]").count() == PER_PERSON
+        refused = page.locator("#enroll-results li[data-status=refused]")
+        assert refused.count() == 1 and "no face found" in refused.inner_text()
+        page.screenshot(path=str(shots / "web-enroll.png"))
+
+        page.click("button[data-tab=gallery]")
+        card = page.locator("article[data-person=madonna]")
+        card.wait_for()
+        page.wait_for_function("[...document.querySelectorAll('.thumbs img')].every(i => i.complete && "
+                               "i.naturalWidth === 160) && document.querySelectorAll('.thumbs img').length === 15")
+        assert card.locator("img").count() == PER_PERSON
+        page.screenshot(path=str(shots / "web-gallery.png"))
+
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.locator("article[data-person=mindy_kaling] button.danger").click()
+        page.wait_for_selector("article[data-person=mindy_kaling]", state="detached")
+        assert page.locator(".person-card").count() == 4
+        browser.close()
+
+
+def test_live_camera_names_the_person(served: tuple[Server, str], enrollable: dict[str, list[Path]],
+                                      tmp_path: Path, shots: Path) -> None:
+    server, key = served
+    with server.client(key) as client:
+        wait_fitted(client)
+    video = tmp_path / "camera.y4m"
+    write_y4m(enrollable["elton_john"][PER_PERSON], video)  # a photo of him that was not enrolled
+    camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+              f"--use-file-for-fake-video-capture={video}"]
+    with playwright_api.sync_playwright() as pw:
+        browser, page = open_page(pw, server, key, camera)
+        page.click("#live-toggle")
+        page.wait_for_selector("#live-names li.match:has-text('elton_john')", timeout=120_000)
+        page.screenshot(path=str(shots / "web-live.png"))
+        page.click("#live-toggle")
+        page.click("button[data-tab=events]")
+        page.wait_for_selector("#events-table tbody td.match:has-text('match')")
+        assert "elton_john" in page.locator("#events-table tbody tr").first.inner_text()
+        assert "browser" in page.locator("#events-table tbody tr").first.inner_text()
+        browser.close()
