@@ -26,6 +26,7 @@ from service_fixtures import start_server, wait_fitted  # noqa: E402
 from facegate.api.auth import create_key  # noqa: E402
 from facegate.gallery import open_gallery  # noqa: E402
 from facegate.models import ensure_models  # noqa: E402
+from facegate.imageio import letterbox  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "service.md"
 
@@ -33,11 +34,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "service.md"
 def probe_jpeg(photo: Path) -> bytes:
     """The photo letterboxed into 640×480, as a JPEG (quality 90)."""
     image = cv2.imread(str(photo))
-    scale = min(640 / image.shape[1], 480 / image.shape[0])
-    resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    canvas = np.zeros((480, 640, 3), np.uint8)
-    y, x = (480 - resized.shape[0]) // 2, (640 - resized.shape[1]) // 2
-    canvas[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
+    canvas = letterbox(image, 640, 480)
     return cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
 

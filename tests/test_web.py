@@ -14,6 +14,7 @@ import pytest
 
 from facegate.api.auth import create_key
 from facegate.gallery import open_gallery
+from facegate.imageio import letterbox
 
 from service_fixtures import (PER_PERSON, Server, enroll_all, enrollable, start_server,  # noqa: F401
                               wait_fitted)
@@ -52,11 +53,7 @@ def served(enrollable: dict[str, list[Path]], tmp_path_factory: pytest.TempPathF
 def write_y4m(photo: Path, path: Path, frames: int = 5) -> None:
     """A 640×480 Y4M (I420) clip of the photo, letterboxed: Chromium's fake camera plays it in a loop."""
     image = cv2.imread(str(photo))
-    scale = min(640 / image.shape[1], 480 / image.shape[0])
-    resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((480, 640, 3), np.uint8)
-    y, x = (480 - resized.shape[0]) // 2, (640 - resized.shape[1]) // 2
-    canvas[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
+    canvas = letterbox(image, 640, 480)
     frame = cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).tobytes()
     with path.open("wb") as out:
         out.write(b"YUV4MPEG2 W640 H480 F5:1 Ip A1:1 C420jpeg\n")

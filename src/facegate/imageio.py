@@ -86,3 +86,16 @@ def load_image(source: ImageInput) -> np.ndarray:
     if min(arr.shape[:2]) < MIN_SIDE:
         raise ImageError(f"image of {arr.shape[1]}×{arr.shape[0]} pixels is too small to hold a face")
     return arr
+
+
+def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The image scaled to fit width×height without distortion, centred on black (for fixed-size test frames)."""
+    import cv2
+
+    scale = min(width / image.shape[1], height / image.shape[0])
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
+    canvas = np.zeros((height, width) + image.shape[2:], image.dtype)
+    y, x = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
+    canvas[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
+    return canvas
