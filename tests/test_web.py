@@ -64,6 +64,7 @@ def write_y4m(photo: Path, path: Path, frames: int = 5) -> None:
 def open_page(pw: object, server: Server, key: str, extra_args: list[str] = ()) -> object:
     browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[*FLAGS, *extra_args])
     page = browser.new_page(viewport={"width": 1100, "height": 760})
+    page.set_default_timeout(120_000)  # a 2-core CI machine identifying with a cold model can take a while
     page.goto(server.url + "/")
     page.fill("#api-key", key)
     page.click("#key-form button")
