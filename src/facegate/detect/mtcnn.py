@@ -118,9 +118,14 @@ def pyramid_layout(height: int, width: int, min_face: int, scale_factor: float) 
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union") -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression (overlap by IoU, or by intersection/min-area)."""
+    """Indices kept by greedy non-maximum suppression, best score first: overlap by IoU (OpenCV's C++ loop), or
+    by intersection over the smaller area ("min", used once on the few final O-Net boxes)."""
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
+    if mode == "union":
+        xywh = np.concatenate([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2]], axis=1).astype(np.float64)
+        kept = cv2.dnn.NMSBoxes(xywh.tolist(), scores.astype(np.float64).tolist(), 0.0, threshold)  # p > 0
+        return np.asarray(kept, dtype=np.int64).reshape(-1)
     x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     area = (x2 - x1) * (y2 - y1)
     order = np.argsort(-scores, kind="stable")
@@ -131,9 +136,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "un
         rest = order[1:]
         w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
         h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
-        inter = w * h
-        denom = np.minimum(area[i], area[rest]) if mode == "min" else area[i] + area[rest] - inter
-        order = rest[inter / np.maximum(denom, 1e-9) <= threshold]
+        order = rest[w * h / np.maximum(np.minimum(area[i], area[rest]), 1e-9) <= threshold]
     return np.asarray(keep, dtype=np.int64)
 
 
@@ -158,8 +161,8 @@ def regress(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
 
 def normalise(pixels: np.ndarray) -> np.ndarray:
     """uint8 HWC (or NHWC) RGB → float32 NCHW scaled as the networks were trained: (x − 127.5) / 128."""
-    x = (pixels.astype(np.float32) - 127.5) * (1.0 / 128.0)
-    return np.ascontiguousarray(np.moveaxis(x, -1, -3)[None] if x.ndim == 3 else np.moveaxis(x, -1, 1))
+    images = [pixels] if pixels.ndim == 3 else list(pixels)
+    return cv2.dnn.blobFromImages(images, scalefactor=1.0 / 128.0, mean=(127.5, 127.5, 127.5), swapRB=False)
 
 
 def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
