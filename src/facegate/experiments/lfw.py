@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+
+from facegate.detect.base import Face
 
 
 def _default_lfw() -> Path:
@@ -20,6 +25,10 @@ def _default_lfw() -> Path:
 
 
 LFW_DIR = _default_lfw()
+
+# The face box the deep-funneled 250×250 photos are built around: the median MTCNN box of the subject over the
+# DevTrain photos (`median_box`). Aligned with "crop" geometry, it stands in for the subject where detection fails.
+CENTRE_BOX = (78.0, 64.0, 170.0, 188.0)
 
 
 @dataclass(frozen=True)
@@ -58,3 +67,23 @@ def read_pairs(path: Path) -> list[Pair]:
 def pair_files(pair: Pair, root: Path | None = None) -> tuple[Path, Path]:
     """The two image paths of a pair."""
     return image_path(*pair.a, root=root), image_path(*pair.b, root=root)
+
+
+def subject(faces: Sequence[Face], width: int, height: int) -> Face | None:
+    """The face whose box centre is nearest the image centre (LFW's subject); None when there is no face."""
+    def offset(face: Face) -> float:
+        x1, y1, x2, y2 = face.box
+        return ((x1 + x2 - width) / 2) ** 2 + ((y1 + y2 - height) / 2) ** 2
+
+    return min(faces, key=offset, default=None)
+
+
+def centre_face() -> Face:
+    """The fallback subject: CENTRE_BOX without landmarks (so it is always aligned as a crop)."""
+    return Face(box=CENTRE_BOX, score=0.0, landmarks=None)
+
+
+def median_box(faces: Sequence[Face]) -> tuple[float, float, float, float]:
+    """Coordinate-wise median of the faces' boxes, rounded to whole pixels."""
+    x1, y1, x2, y2 = np.round(np.median([face.box for face in faces], axis=0))
+    return float(x1), float(y1), float(x2), float(y2)
