@@ -1,7 +1,7 @@
 """Embeddings of labelled photo folders, computed once and cached by file content (sha256).
 
-A cache entry holds every face's embedding and box plus the largest face's aligned crop (the report's
-thumbnail). The key also covers the pipeline settings and the model files, so changing either re-embeds.
+Stored in the shared FeatureCache: every face's embedding, plus the largest face's aligned crop (the report's
+thumbnail). The variant name covers the pipeline settings and the model files, so changing either re-embeds.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facegate.errors import FaceGateError
-from facegate.models import cache_dir
+from facegate.experiments.feature_cache import FeatureCache
 from facegate.pipeline import FaceGate
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -53,27 +53,26 @@ def _pipeline_key(fg: FaceGate) -> str:
 
 
 class EmbeddingCache:
-    """Embeds photos through a FaceGate and keeps each result in `root/<settings>/<sha256>.npz`."""
+    """Embeds photos through a FaceGate, keeping each photo's embeddings and crop in a FeatureCache."""
 
     def __init__(self, fg: FaceGate | None = None, root: Path | None = None) -> None:
         self.fg = fg or FaceGate()
-        self.root = (root or cache_dir() / "embeddings") / _pipeline_key(self.fg)
+        self.store = FeatureCache(root)
+        self.variant = f"represent/{_pipeline_key(self.fg)}"
 
     def faces(self, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         """All embeddings of the photo (largest face first) and the largest face's crop (None: no face)."""
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        entry = self.root / f"{digest}.npz"
-        if entry.is_file():
-            with np.load(entry) as stored:
-                return stored["embeddings"], (stored["crop"] if stored["crop"].size else None)
-        found = self.fg.represent(path)
-        embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
-        crop = found[0].crop if found else np.zeros((0, 0, 3), np.uint8)
-        self.root.mkdir(parents=True, exist_ok=True)
-        partial = entry.with_suffix(".part.npz")
-        np.savez_compressed(partial, embeddings=embeddings, crop=crop)
-        partial.replace(entry)
-        return embeddings, (crop if found else None)
+        key = self.store.key(path)
+        embeddings = self.store.get_many(f"{self.variant}/embeddings", [key]).get(key)
+        crops = self.store.get_many(f"{self.variant}/crop", [key]) if embeddings is not None else {}
+        if embeddings is None or key not in crops:
+            found = self.fg.represent(path)
+            embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
+            crops = {key: found[0].crop if found else np.zeros((0, 0, 3), np.uint8)}
+            self.store.put_many(f"{self.variant}/crop", crops)
+            self.store.put_many(f"{self.variant}/embeddings", {key: embeddings})
+        crop = crops[key]
+        return embeddings, (crop if crop.size else None)
 
     def folder(self, root: Path, desc: str | None = None) -> LabelledFaces:
         """The largest face of every photo under root/<person>/ (photos without a face are listed as skipped)."""
