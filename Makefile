@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: install models demo test bench clean
+.PHONY: install models demo test bench benchmarks clean
 
 install: $(STAMP)
 
@@ -22,10 +22,16 @@ demo: models
 
 test: models
 	bash .ci/system-deps.sh
-	$(BIN)/python -m pytest
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
 
 bench: models
 	$(BIN)/python benchmarks/pipeline.py
+
+# the full public benchmarks; each writes its table to benchmarks/results/*.md (long: LFW alone embeds 13k photos)
+benchmarks: bench
+	$(BIN)/python benchmarks/lfw.py
+	$(BIN)/python benchmarks/video.py
+	$(BIN)/python benchmarks/service.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -155,11 +155,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 def _extensions() -> list[Callable[[argparse._SubParsersAction], dict[str, Handler]]]:
     """Subcommands that live beside the stage they drive (each module exposes `register(subparsers)`)."""
     from facegate.api.command import register as service_commands
+    from facegate.experiments.benchmark_command import register as benchmark_commands
     from facegate.experiments.command import register as experiment_commands
     from facegate.gallery.command import register as gallery_commands
     from facegate.video.command import register as video_commands
 
-    return [gallery_commands, service_commands, video_commands, experiment_commands]
+    return [gallery_commands, service_commands, video_commands, experiment_commands, benchmark_commands]
 
 
 def main(argv: list[str] | None = None) -> int:
