@@ -10,11 +10,13 @@ from sklearn.linear_model import LogisticRegression
 
 from facegate.match import UNKNOWN
 from facegate.match.openset import (
+    PRIOR_DISTANCE,
     CalibrationError,
     OpenSetIdentifier,
     Searches,
     choose_thresholds,
     nearest_own_distance,
+    prior_distance,
 )
 
 
@@ -42,11 +44,23 @@ def test_choose_thresholds_keeps_fpir_at_target_and_loses_few_genuine() -> None:
     rng = np.random.default_rng(0)
     genuine = Searches(rng.uniform(0.5, 1.0, 200), rng.normal(0.7, 0.1, 200), np.ones(200, bool))
     impostor = Searches(rng.uniform(0.5, 1.0, 300), rng.normal(1.3, 0.1, 300), np.zeros(300, bool))
-    p_thr, d_thr, fpir, fnir = choose_thresholds(genuine, impostor, 0.01)
+    p_thr, d_thr, fpir, fnir = choose_thresholds(genuine, [impostor], 0.01)
     assert fpir <= 0.01
     assert impostor.accepted(p_thr, d_thr).mean() == pytest.approx(fpir)
     assert fnir == pytest.approx(1 - genuine.accepted(p_thr, d_thr).mean())
     assert fnir < 0.05
+    # a second, nearer impostor set must keep its own FPIR at target too; a cap bounds the distance threshold
+    near = Searches(rng.uniform(0.5, 1.0, 300), rng.normal(1.0, 0.1, 300), np.zeros(300, bool))
+    _, d_near, fpir_near, _ = choose_thresholds(genuine, [impostor, near], 0.01)
+    assert d_near < d_thr and near.accepted(0.0, d_near).mean() <= 0.01 and fpir_near <= 0.01
+    assert choose_thresholds(genuine, [impostor], 0.01, max_distance=0.6)[1] <= 0.6
+
+
+def test_prior_reads_the_table_at_fpir_per_person() -> None:
+    assert prior_distance(0.01) == pytest.approx(PRIOR_DISTANCE[0.01])
+    assert prior_distance(0.01, people=10) == pytest.approx(PRIOR_DISTANCE[0.001])
+    assert PRIOR_DISTANCE[0.01] > prior_distance(0.01, people=4) > PRIOR_DISTANCE[0.001]
+    assert prior_distance(1e-9) == PRIOR_DISTANCE[min(PRIOR_DISTANCE)]
 
 
 def test_stranger_with_high_probability_is_unknown() -> None:
@@ -86,12 +100,55 @@ def test_thresholds_survive_save_and_load(tmp_path: Path) -> None:
     assert [d.label for d in loaded.decide(X[:5])] == [d.label for d in identifier.decide(X[:5])]
 
 
-def test_calibration_refuses_too_few_people_or_samples() -> None:
+def test_calibration_refuses_one_person_one_sample_or_the_reserved_label() -> None:
     X, y, _ = _gallery(people=2)
-    with pytest.raises(CalibrationError, match="3 enrolled people"):
-        OpenSetIdentifier().fit(X, y)
+    with pytest.raises(CalibrationError, match="2 enrolled people"):
+        OpenSetIdentifier().fit(X[y == "p0"], y[y == "p0"])
     X, y, _ = _gallery(people=4)
     with pytest.raises(CalibrationError, match="2 samples per person"):
         OpenSetIdentifier().fit(X[11:], y[11:])
     with pytest.raises(CalibrationError, match="reserved"):
         OpenSetIdentifier().fit(X, np.where(y == "p0", UNKNOWN, y))
+
+
+def test_no_faces_give_no_decisions() -> None:
+    X, y, _ = _gallery(per_person=3)
+    identifier = OpenSetIdentifier().fit(X, y)
+    assert identifier.decide(np.zeros((0, 128))) == []
+    assert len(identifier.predict(np.zeros((0, 128)))) == 0
+
+
+@pytest.mark.parametrize(("people", "per_person", "folds"), [(3, 2, 2), (6, 3, 5), (4, 2, 5)])
+def test_small_galleries_calibrate_with_the_default_classifier(people: int, per_person: int, folds: int) -> None:
+    X, y, _ = _gallery(people=people, per_person=per_person, seed=people)
+    identifier = OpenSetIdentifier(folds=folds).fit(X, y)
+    assert type(identifier.classifier_).__name__ == "LogisticRegression"
+    assert len(identifier.impostor_) == len(y) and len(identifier.genuine_) > 0  # everyone held out once
+    assert identifier.distance_threshold_ <= prior_distance(0.01, people)  # too few strangers: the prior caps
+    assert list(identifier.predict(X)) == list(y)
+
+
+def test_two_people_without_strangers_use_the_prior() -> None:
+    X, y, _ = _gallery(people=2, per_person=6)
+    identifier = OpenSetIdentifier().fit(X, y)
+    assert identifier.threshold_source_ == "prior" and len(identifier.impostor_) == 0
+    assert identifier.distance_threshold_ == pytest.approx(prior_distance(0.01, 2))
+    assert identifier.probability_threshold_ == 0.0 and np.isnan(identifier.calibration_fpir_)
+
+
+def test_background_strangers_teach_calibration_about_look_alikes() -> None:
+    X, y, centres = _gallery(people=5, per_person=12, spread=0.5, seed=3)
+    rng = np.random.default_rng(7)
+
+    def look_alikes(n: int) -> np.ndarray:
+        """Strangers near enrolled people: each centre nudged towards a random direction."""
+        base = centres[rng.integers(0, 5, n)]
+        return _unit(_unit(base + 0.9 * _unit(rng.normal(size=(n, 128)))) + 0.5 * rng.normal(size=(n, 128)) / np.sqrt(128))
+
+    plain = OpenSetIdentifier(LogisticRegression(C=100, max_iter=2000)).fit(X, y)
+    informed = OpenSetIdentifier(LogisticRegression(C=100, max_iter=2000)).fit(X, y, background=look_alikes(2000))
+    assert informed.threshold_source_ == "calibrated"  # 2,000 strangers: 20 may pass at 1%, enough to trust
+    assert informed.background_.accepted(informed.probability_threshold_, informed.distance_threshold_).mean() <= 0.01
+    fresh = look_alikes(500)
+    assert np.mean(informed.predict(fresh) == UNKNOWN) >= 0.97
+    assert np.mean(plain.predict(fresh) == UNKNOWN) < np.mean(informed.predict(fresh) == UNKNOWN)

@@ -26,6 +26,7 @@ def _models(text: str) -> tuple[str, ...]:
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     from facegate.experiments.embedding_cache import EmbeddingCache
+    from facegate.experiments.openset_benchmark import lfw_background
     from facegate.experiments.report import write_report
     from facegate.experiments.runner import run_experiment
     from facegate.experiments.scenarios import scenario
@@ -44,7 +45,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if len(set(train.labels)) < 2:
         raise ExperimentError(f"{train_dir} has faces of {len(set(train.labels))} person; need at least 2")
     open_set = None if args.open_set == "none" else args.open_set
-    result = run_experiment(train, val, args.models, args.folds, args.repeats, open_set, args.fpir, args.seed)
+    background = lfw_background(set(train.labels) | set(val.labels)) if open_set else None
+    if open_set and background is None:
+        print("LFW not found: open-set calibration without background strangers", file=sys.stderr)
+    result = run_experiment(train, val, args.models, args.folds, args.repeats, open_set, args.fpir, args.seed,
+                            background)
     path = write_report(result, args.report, chosen)
     print(f"report: {path}", file=sys.stderr)
     for m in result.models:

@@ -143,15 +143,16 @@ def evaluate_model(name: str, train: LabelledFaces, val: LabelledFaces, classes:
 
 
 def evaluate_open_set(name: str, train: LabelledFaces, val: LabelledFaces, fpir: float, folds: int,
-                      random_state: int) -> OpenSetResult:
+                      random_state: int, background: np.ndarray | None = None) -> OpenSetResult:
     """Hold each person out of training in turn: their photos (train and val) are strangers, the others' val
-    photos are genuine searches; thresholds are calibrated on the enrolled people only."""
+    photos are genuine searches; thresholds are calibrated on the enrolled people and the `background`
+    strangers (faces of people in neither folder) only."""
     rows, genuine, impostor, genuine_ok, impostor_ok = [], [], [], [], []
     for person in tqdm(np.unique(train.labels), desc=f"open-set ({name})", unit="person", leave=False):
         enrolled = train.labels != person
         identifier = OpenSetIdentifier(build_model(name, folds, random_state), fpir=fpir, folds=folds,
                                        random_state=random_state)
-        identifier.fit(train.embeddings[enrolled], train.labels[enrolled])
+        identifier.fit(train.embeddings[enrolled], train.labels[enrolled], background=background)
         strangers = np.vstack([train.embeddings[~enrolled], val.embeddings[val.labels == person]])
         known = val.labels != person
         s_imp = identifier.searches(strangers, np.full(len(strangers), person))
@@ -168,8 +169,8 @@ def evaluate_open_set(name: str, train: LabelledFaces, val: LabelledFaces, fpir:
 
 def run_experiment(train: LabelledFaces, val: LabelledFaces, models: tuple[str, ...] = ALL_MODELS, folds: int = 5,
                    repeats: int = 2, open_set_model: str | None = "svc", fpir: float = 0.01,
-                   random_state: int = 0) -> ExperimentResult:
-    """Evaluate every named model; BLAS is held to one thread (these matrices are tiny: more threads only
+                   random_state: int = 0, background: np.ndarray | None = None) -> ExperimentResult:
+    """Evaluate every named model (`background`: stranger embeddings for open-set calibration); BLAS is held to one thread (these matrices are tiny: more threads only
     contend, and make small fits up to 20× slower on a busy machine)."""
     classes = np.unique(np.concatenate([train.labels, val.labels]))
     results, fitted = [], {}
@@ -177,7 +178,7 @@ def run_experiment(train: LabelledFaces, val: LabelledFaces, models: tuple[str, 
         for name in tqdm(models, desc="models", unit="model"):
             result, fitted[name] = evaluate_model(name, train, val, classes, folds, repeats, random_state)
             results.append(result)
-        open_set = (evaluate_open_set(open_set_model, train, val, fpir, folds, random_state)
+        open_set = (evaluate_open_set(open_set_model, train, val, fpir, folds, random_state, background)
                     if open_set_model else None)
     return ExperimentResult(train, val, classes, results, fitted.get("sl"), fitted.get("dsl"), folds, repeats,
                             open_set)

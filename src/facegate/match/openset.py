@@ -11,7 +11,7 @@ set is kept.
 
 A small gallery cannot foresee look-alikes: five people held out in turn give a few dozen impostor searches,
 none of them a close double of anyone enrolled. Unless some impostor set is large enough that `fpir` of it is
-RELIABLE_ACCEPTED searches, the distance threshold is capped by the model's prior (PRIOR_DISTANCE); with no
+RELIABLE_ACCEPTED searches, the distance threshold is capped by the model's prior (`prior_distance`); with no
 impostor searches at all (two people, no background) the prior alone decides and the probability check is off.
 """
 
@@ -36,10 +36,11 @@ from facegate.match.superlearner import RandomState
 MAX_GRID = 256  # thresholds tried per axis; more only slows the search on large galleries
 
 # Distance below which photos of two different people fall only `rate` of the time, for the pipeline's default
-# embeddings (FaceNet 20170512, MTCNN + warp alignment): lower quantiles over all different-person pairs of the
-# PRIOR_PHOTOS photos named by LFW pairsDevTrain.txt (never the test pairs), measured by
-# benchmarks/derive_openset_prior.py. Per comparison: a gallery search makes many, so it is a cap, not a target.
-PRIOR_DISTANCE = {0.1: 0.0, 0.01: 0.0, 0.001: 0.0, 0.0001: 0.0}
+# embeddings (FaceNet 20170512, MTCNN + warp alignment): lower quantiles of the 5.9 million different-person
+# pairs among the 3,443 photos named by LFW pairsDevTrain.txt (never the test pairs), measured by
+# benchmarks/derive_openset_prior.py. A stranger searched against P enrolled people is compared with each of
+# them, so the prior for a target FPIR reads the table at FPIR / P (a union bound; log-linear in between).
+PRIOR_DISTANCE = {1e-1: 1.256, 1e-2: 1.117, 1e-3: 0.995, 1e-4: 0.883, 1e-5: 0.793}
 RELIABLE_ACCEPTED = 10  # impostor searches that `fpir` must let through before calibration alone is trusted
 SVC_MIN_SAMPLES = 8  # the default SVC's Platt scaling needs ≥ 5 per person inside each calibration round
 
@@ -48,11 +49,12 @@ class CalibrationError(FaceGateError, ValueError):
     """The enrolled samples cannot calibrate open-set thresholds (too few people or samples per person)."""
 
 
-def prior_distance(fpir: float) -> float:
-    """The model's prior distance threshold for a target FPIR: the tabulated rate at or below it (the smallest
-    tabulated rate for targets below every entry)."""
+def prior_distance(fpir: float, people: int = 1) -> float:
+    """The model's prior distance threshold for a target FPIR over `people` enrolled people: PRIOR_DISTANCE at
+    rate fpir / people, interpolated in log rate and clamped to the table's ends."""
     rates = sorted(PRIOR_DISTANCE)
-    return PRIOR_DISTANCE[max((r for r in rates if r <= fpir), default=rates[0])]
+    rate = max(fpir / max(people, 1), rates[0])
+    return float(np.interp(np.log(rate), np.log(rates), [PRIOR_DISTANCE[r] for r in rates]))
 
 
 def default_classifier(fewest_samples: int) -> ClassifierMixin:
@@ -234,7 +236,7 @@ class OpenSetIdentifier(BaseEstimator):
     def _set_thresholds(self, impostors: list[Searches]) -> None:
         """Calibrated thresholds, capped by the prior unless some impostor set is large enough to trust alone."""
         impostors = [s for s in impostors if len(s)]
-        prior = prior_distance(self.fpir)
+        prior = prior_distance(self.fpir, len(self.classes_))
         if not impostors:
             self.probability_threshold_, self.distance_threshold_, self.threshold_source_ = 0.0, prior, "prior"
             self.calibration_fpir_ = float("nan")
