@@ -60,9 +60,13 @@ def run_lfw(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
-    """Add `benchmark` with its `lfw` sub-command; return the handler for `benchmark`."""
-    benchmark = subparsers.add_parser("benchmark", help="public benchmarks (LFW verification)")
+    """Add `benchmark` with its `lfw` and `openset` sub-commands; return the handler for `benchmark`."""
+    from facegate.experiments.openset_benchmark import register_openset
+
+    benchmark = subparsers.add_parser("benchmark", help="public benchmarks (LFW verification, open-set identification)")
     bsub = benchmark.add_subparsers(dest="benchmark_command", required=True)
     lfw = bsub.add_parser("lfw", help="LFW pairs.txt, 10-fold verification: accuracy, ROC AUC, TAR@FAR, ROC plot")
     add_lfw_arguments(lfw)
-    return {"benchmark": run_lfw}
+    lfw.set_defaults(handler=run_lfw)
+    register_openset(bsub)
+    return {"benchmark": lambda args: args.handler(args)}

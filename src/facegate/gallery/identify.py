@@ -12,9 +12,8 @@ import numpy as np
 from facegate.errors import FaceGateError
 from facegate.gallery.repository import Gallery
 from facegate.match.decision import UNKNOWN, Decision, Identifier
-from facegate.match.learners import study_learners
 from facegate.match.nearest import NearestNeighbourIdentifier
-from facegate.match.openset import OpenSetIdentifier
+from facegate.match.openset import CalibrationError, OpenSetIdentifier
 
 log = logging.getLogger(__name__)
 
@@ -23,21 +22,13 @@ class IdentifierUnavailable(FaceGateError):
     """No identifier could be fitted over the gallery (the reason is in the log)."""
 
 
-# Platt scaling (the study's SVC) calibrates on 5 internal folds: each calibration round's training part needs
-# at least 5 samples of every person, so smaller galleries use logistic regression, whose probabilities need no folds.
-SVC_MIN_SAMPLES = 8
-
-
 def build_identifier(embeddings: np.ndarray, labels: np.ndarray | list[str]) -> Identifier:
-    """The open-set classifier (calibrated for FPIR 1%) when every person has several samples and there are enough
-    people to calibrate it; otherwise (e.g. one photo per person) nearest neighbour with its calibrated threshold."""
+    """The open-set classifier, calibrated for FPIR 1% (galleries too small to calibrate use the model's prior
+    distance threshold); nearest neighbour with its calibrated threshold when someone has a single sample."""
     y = np.asarray(labels, str)
-    smallest = int(np.unique(y, return_counts=True)[1].min())
-    classifier = None if smallest >= SVC_MIN_SAMPLES else study_learners(0, ("lr",))[0][1]
     try:
-        # every calibration round must hold out at least one sample of each person
-        return OpenSetIdentifier(classifier=classifier, fpir=0.01, folds=min(5, smallest)).fit(embeddings, y)
-    except ValueError as exc:  # CalibrationError, or a gallery too small for a calibration round's classifier
+        return OpenSetIdentifier(fpir=0.01).fit(embeddings, y)
+    except CalibrationError as exc:  # one person, or one photo of someone
         log.info("nearest-neighbour identification: %s", exc)
         return NearestNeighbourIdentifier().fit(embeddings, y)
 
@@ -130,8 +121,6 @@ class GalleryIdentifier:
     def decide(self, embeddings: np.ndarray) -> tuple[Fitted, list[Decision]]:
         """Decisions over person ids (as strings) for N×128 embeddings, with the fit that made them."""
         fitted = self.current()
-        if not len(embeddings):
-            return fitted, []
         if fitted.identifier is None:
             return fitted, [Decision(UNKNOWN, UNKNOWN, 0.0, float("inf")) for _ in range(len(embeddings))]
         return fitted, fitted.identifier.decide(embeddings)
