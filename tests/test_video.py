@@ -324,3 +324,33 @@ def test_watch_command_on_a_file_prints_events_and_ends(short_video: Path, one_p
     assert len(lines) == 2 and "ben_afflek" in lines[0] and "source ended after 28 frames" in err
     assert main(["watch", "missing.mp4", "--gallery", str(one_photo_gallery)]) == 2
     assert "no such video file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_watch_with_the_gallery_database_names_people_and_stores_access_events(
+        workdir: Path, short_video: Path, gallery: tuple[FaceGate, FolderGallery],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from facegate.gallery import open_gallery
+    from facegate.gallery.enroll import enroll_photo
+
+    url = f"sqlite:///{workdir / 'watch_gallery.db'}"
+    db = open_gallery(url)
+    fg, found = gallery
+    for person in GALLERY:
+        person_id = db.add_person(person).id
+        for source in sorted({Path(s) for s, label in zip(found.sources, found.labels) if label == person}):
+            enroll_photo(fg, db, person_id, source.read_bytes(), source.name, largest=True)
+    assert all(db.samples(p.id) for p in db.people())
+    assert main(["watch", str(short_video), "--db", url, "--gate", "north"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and "ben_afflek" in lines[0] and "elton_john" in lines[1]
+    events = db.events(gate="north")
+    assert sorted(e.person for e in events) == ["ben_afflek", "elton_john"]
+    assert all(e.decision == "match" and 0 < e.score <= 1 for e in events)
+
+
+def test_video_with_an_empty_gallery_database_is_a_clear_error(
+        workdir: Path, short_video: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{workdir / 'empty_gallery.db'}"
+    assert main(["video", str(short_video), "--out", str(workdir / "never.mp4"), "--db", url]) == 2
+    assert "nobody is enrolled" in capsys.readouterr().err

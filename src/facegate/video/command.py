@@ -9,30 +9,55 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from facegate.video.reader import VideoError
 
 if TYPE_CHECKING:
+    from facegate.match.decision import Identifier
+    from facegate.pipeline import FaceGate
     from facegate.video.recognizer import VideoRecognizer
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _recognizer(args: argparse.Namespace) -> VideoRecognizer:
-    """FaceGate + gallery folder + open-set nearest neighbour → a VideoRecognizer."""
-    from facegate.match.nearest import NearestNeighbourIdentifier
+    """FaceGate + the known people (a photo folder, or the gallery database) → a VideoRecognizer."""
     from facegate.pipeline import FaceGate
-    from facegate.video.gallery_folder import embed_gallery_folder
     from facegate.video.recognizer import VideoRecognizer
 
     fg = FaceGate(detector=args.detector, min_face=args.min_face, alignment=args.alignment)
-    gallery = embed_gallery_folder(fg, args.gallery, progress=True)
+    identifier = _database_identifier(args.db) if args.db else _folder_identifier(fg, args.gallery, args.threshold)
+    return VideoRecognizer(fg, identifier, every=args.every)
+
+
+def _folder_identifier(fg: FaceGate, folder: Path, threshold: float) -> Identifier:
+    """Open-set nearest neighbour over a one-photo-per-person (or person sub-folder) gallery folder."""
+    from facegate.match.nearest import NearestNeighbourIdentifier
+    from facegate.video.gallery_folder import embed_gallery_folder
+
+    gallery = embed_gallery_folder(fg, folder, progress=True)
     for path in gallery.skipped:
         print(f"facegate: warning: no face in gallery photo {path}; skipped", file=sys.stderr)
     people = sorted(set(gallery.labels))
     print(f"facegate: gallery of {len(people)} people ({len(gallery.labels)} photos): {', '.join(people)}",
           file=sys.stderr)
-    identifier = NearestNeighbourIdentifier(threshold=args.threshold).fit(gallery.embeddings, gallery.labels)
-    return VideoRecognizer(fg, identifier, every=args.every)
+    return NearestNeighbourIdentifier(threshold=threshold).fit(gallery.embeddings, gallery.labels)
+
+
+def _database_identifier(url: str) -> Identifier:
+    """The gallery database's identifier (calibrated open set, as the gate service uses), answering names."""
+    from facegate.gallery import open_gallery
+    from facegate.gallery.identify import build_identifier
+
+    gallery = open_gallery(url)
+    data = gallery.training_set()
+    if not len(data.embeddings):
+        raise VideoError(f"nobody is enrolled in the gallery at {url}; run `facegate enroll DIR --db {url}` first")
+    names = gallery.names(sorted(set(data.person_ids.tolist())))
+    labels = np.array([names[int(p)] for p in data.person_ids])
+    print(f"facegate: gallery database: {len(names)} people, {len(labels)} samples", file=sys.stderr)
+    return build_identifier(data.embeddings, labels)
 
 
 def _check_events_path(path: Path | None) -> None:
@@ -75,11 +100,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if args.show:
         check_display()
 
+    store = _event_store(args.db, args.gate) if args.db else None
+
     def on_event(event: dict[str, Any]) -> None:
         print(_describe(event), flush=True)
         if args.events:
             with open(args.events, "a", encoding="utf-8") as out:
                 out.write(json.dumps(event) + "\n")
+        if store is not None:
+            store(event)
 
     watcher = Watcher(_recognizer(args), on_event, retries=args.retries, show=args.show,
                       status=lambda line: print(f"facegate: {line}", file=sys.stderr, flush=True))
@@ -89,6 +118,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
     print(f"facegate: {how} after {summary.frames} frames, {len(summary.events)} event(s), "
           f"{summary.reconnects} reconnection(s)", file=sys.stderr)
     return 0
+
+
+def _event_store(url: str, gate: str) -> Callable[[dict[str, Any]], None]:
+    """Writes each watch event into the gallery database as an access event of `gate` (like the REST API's)."""
+    from facegate.gallery import open_gallery
+    from facegate.match.decision import UNKNOWN
+
+    gallery = open_gallery(url)
+    ids = {p.name: p.id for p in gallery.people()}
+
+    def store(event: dict[str, Any]) -> None:
+        known = event["label"] != UNKNOWN
+        gallery.add_events(gate, [(ids.get(event["label"]) if known else None, "match" if known else "unknown",
+                                   float(event["best_score"]), None)])
+
+    return store
 
 
 def _positive(text: str) -> int:
@@ -101,14 +146,17 @@ def _positive(text: str) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     from facegate.match.nearest import DEFAULT_THRESHOLD
 
-    p.add_argument("--gallery", type=Path, required=True, metavar="DIR",
-                   help="known people: DIR/<person>.jpg (one photo each) and/or DIR/<person>/*.jpg")
+    known = p.add_mutually_exclusive_group(required=True)
+    known.add_argument("--gallery", type=Path, metavar="DIR",
+                       help="known people: DIR/<person>.jpg (one photo each) and/or DIR/<person>/*.jpg")
+    known.add_argument("--db", metavar="URL", help="known people from the gallery database (sqlite:///… or "
+                       "postgresql://…), identified with its calibrated open-set identifier")
     p.add_argument("--every", type=_positive, default=5, metavar="N",
                    help="scan the whole frame for new faces every N frames; tracked faces are followed on every "
                         "frame (default 5)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help=f"distance to the nearest gallery photo beyond which a face is unknown "
-                        f"(default {DEFAULT_THRESHOLD})")
+                   help=f"with --gallery: distance to the nearest gallery photo beyond which a face is unknown "
+                        f"(default {DEFAULT_THRESHOLD}; --db uses the calibrated thresholds)")
     p.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn")
     p.add_argument("--min-face", type=int, default=20, metavar="PX", help="smallest face side to find")
     p.add_argument("--alignment", choices=["warp", "crop"], default="warp")
@@ -129,5 +177,6 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
     watch.add_argument("--show", action="store_true", help="show the annotated picture in a window ('q' stops)")
     watch.add_argument("--retries", type=_positive, metavar="N",
                        help="give up after N failed reconnections in a row (default: keep trying)")
+    watch.add_argument("--gate", default="watch", help="gate name of the access events stored with --db")
     _common(watch)
     return {"video": cmd_video, "watch": cmd_watch}
