@@ -91,7 +91,7 @@ def main() -> None:
         f"# Video recognition speed, {WIDTH}×{HEIGHT}, {args.frames} frames",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; load average at the end "
-        f"{load:.1f} (shared machine: other jobs ran alongside). End to end: decode → detect/track → embed → "
+        f"{load:.1f} (this benchmark's own threads included; compare runs only at similar load). End to end: decode → detect/track → embed → "
         "draw → encode (mp4v). *fps (CPU time)* = frames / CPU seconds of this process (all its threads): "
         "what one otherwise idle core would sustain, a conservative estimate for a quiet 2-core machine when "
         "other jobs share it. Tracking: full-frame MTCNN every N frames, tracked faces re-detected in a small "
