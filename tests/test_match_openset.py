@@ -128,6 +128,13 @@ def test_small_galleries_calibrate_with_the_default_classifier(people: int, per_
     assert list(identifier.predict(X)) == list(y)
 
 
+def test_large_galleries_also_default_to_logistic_regression() -> None:
+    X, y, _ = _gallery(people=12, per_person=10, seed=3)
+    identifier = OpenSetIdentifier().fit(X, y)
+    assert type(identifier.classifier_).__name__ == "LogisticRegression"
+    assert list(identifier.predict(X)) == list(y)
+
+
 def test_two_people_without_strangers_use_the_prior() -> None:
     X, y, _ = _gallery(people=2, per_person=6)
     identifier = OpenSetIdentifier().fit(X, y)

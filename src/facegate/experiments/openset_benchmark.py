@@ -249,7 +249,9 @@ def methods(photo_counts: Sequence[int] = (1, 3, 5)) -> list[Method]:
                  Method(f"NN + flip + cohort norm, {n} photo(s)", "warp+flip", n, COHORT_K)]
     n = max(photo_counts)
     svc = clone(study_learners(0, ("svc",))[0][1]).set_params(cv=min(5, n))
+    lr = study_learners(0, ("lr",))[0][1]
     rows += [Method(f"SVC + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K, svc),
+             Method(f"LR (open-set default) + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K, lr),
              Method(f"Stacked + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K,
                     StackedEnsemble(_ensemble_learners(), folds=min(5, n), random_state=0)),
              Method(f"Super Learner + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K,
