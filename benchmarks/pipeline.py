@@ -15,7 +15,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ from facegate.align import align
 from facegate.detect.haar import HaarDetector
 from facegate.detect.mtcnn import MTCNNDetector
 from facegate.embed import Embedder
+from facegate.experiments.machine import describe_machine
 from facegate.imageio import load_image
 from facegate.models import ModelFiles, ensure_models
 
@@ -231,18 +231,12 @@ def table(rows: list[Row]) -> str:
 
 
 def machine() -> str:
-    """CPU model, cores available, load average and library versions, for the report header."""
+    """The machine line plus load average and library versions, for the report header."""
     import onnxruntime
 
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
-        model = names[0] if names else model
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = " ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (f"{model}, {cores} cores, load average {load}; Python {platform.python_version()}, "
-            f"onnxruntime {onnxruntime.__version__}, OpenCV {cv2.__version__}")
+    return (f"{describe_machine()}, load average {load}; onnxruntime {onnxruntime.__version__}, "
+            f"OpenCV {cv2.__version__}")
 
 
 def main() -> None:

@@ -8,8 +8,6 @@ benchmarks/results/service.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import threading
@@ -24,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from service_fixtures import start_server, wait_fitted  # noqa: E402
 
 from facegate.api.auth import create_key  # noqa: E402
+from facegate.experiments.machine import describe_machine  # noqa: E402
 from facegate.gallery import open_gallery  # noqa: E402
 from facegate.models import ensure_models  # noqa: E402
 from facegate.imageio import letterbox  # noqa: E402
@@ -92,7 +91,7 @@ def main() -> int:
     lines = [
         f"Gate service, `POST /identify` of a one-face 640×480 JPEG ({len(jpeg) / 1024:.0f} KiB), "
         f"{args.seconds:.0f} s per level; gallery: 5 people, {samples} samples ({status['identifier']}), SQLite.",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+        f"Machine: {describe_machine()}; "
         "server and clients on the same machine.", "",
         "| clients | requests/s | p50 latency (ms) | p99 latency (ms) | requests |",
         "|---:|---:|---:|---:|---:|",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facegate.experiments.machine import describe_machine
 from facegate.imageio import load_image
 from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.pipeline import FaceGate
@@ -90,7 +90,7 @@ def main() -> None:
     table = "\n".join([
         f"# Video recognition speed, {WIDTH}×{HEIGHT}, {args.frames} frames",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; load average at the end "
+        f"Machine: {describe_machine()}; load average at the end "
         f"{load:.1f} (this benchmark's own threads included; compare runs only at similar load). End to end: decode → detect/track → embed → "
         "draw → encode (mp4v). *fps (CPU time)* = frames / CPU seconds of this process (all its threads): "
         "what one otherwise idle core would sustain, a conservative estimate for a quiet 2-core machine when "

@@ -8,8 +8,6 @@ centre box the photos are built around is used instead, and counted.
 
 from __future__ import annotations
 
-import os
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +24,7 @@ from facegate.detect.base import Face
 from facegate.embed import Embedder, l2_normalise
 from facegate.experiments.feature_cache import FeatureCache, faces_from_array, faces_to_array
 from facegate.experiments.lfw import Pair, centre_face, pair_files, subject
+from facegate.experiments.machine import describe_machine
 from facegate.imageio import load_image
 from facegate.pipeline import FaceGate
 
@@ -233,17 +232,6 @@ def global_threshold(embedder: LFWEmbedder, train: Sequence[Pair], test: Sequenc
     return GlobalThreshold(t, accuracy(d_train, s_train, t), accuracy(d_test, s_test, t))
 
 
-def machine() -> str:
-    """CPU model, usable cores, OS and Python, in one line."""
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cpu}, {cores} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
-
-
 def results_table(results: Sequence[VariantResult]) -> str:
     """Markdown table of the variants, then the published anchors."""
     far_heads = " | ".join(f"TAR @ FAR {far:.1%}" for far in FARS)
@@ -294,7 +282,7 @@ def report(results: Sequence[VariantResult], devtrain: GlobalThreshold | None, p
         "# LFW verification",
         "",
         f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {machine()}",
+        f"- Machine: {describe_machine()}",
         f"- Command: `{command}` ({seconds:.0f} s, cached arrays included)",
         f"- Protocol: {protocol}. Distance: Euclidean between unit embeddings; the threshold is chosen on the "
         "other folds and applied to the held-out fold. TAR at FAR and AUC pool all pairs.",

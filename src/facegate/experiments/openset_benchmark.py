@@ -30,9 +30,9 @@ from facegate.experiments.lfw import LFW_DIR, read_pairs
 from facegate.experiments.lfw_benchmark import (
     VARIANTS,
     LFWEmbedder,
-    machine,
     unique_files,
 )
+from facegate.experiments.machine import describe_machine
 from facegate.match.learners import study_learners
 from facegate.match.nearest import pairwise_distances
 from facegate.match.openset import nearest_own_distance
@@ -321,7 +321,7 @@ def report(rows: Sequence[Row], proto: Protocol, command: str, seconds: float, p
         "# LFW open-set identification (1:N)",
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {machine()}",
+        f"- Machine: {describe_machine()}",
         f"- Command: `{command}` ({seconds:.0f} s, cached embeddings included)",
         (f"- Gallery: {len(proto.gallery)} LFW people with ≥ {MIN_PHOTOS} photos, enrolled with their first 1, 3 or "
          f"5 photos; genuine probes: their {genuine} photos from the 6th on; impostor probes: "
