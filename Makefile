@@ -30,6 +30,8 @@ bench: models
 # the full public benchmarks; each writes its table to benchmarks/results/*.md (long: LFW alone embeds 13k photos)
 benchmarks: bench
 	$(BIN)/python benchmarks/lfw.py
+	$(BIN)/python benchmarks/openset.py
+	$(BIN)/python benchmarks/detect.py
 	$(BIN)/python benchmarks/video.py
 	$(BIN)/python benchmarks/service.py
 

@@ -60,13 +60,15 @@ def run_lfw(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
-    """Add `benchmark` with its `lfw` and `openset` sub-commands; return the handler for `benchmark`."""
+    """Add `benchmark` with its `lfw`, `openset` and `detect` sub-commands; return the handler for `benchmark`."""
+    from facegate.experiments.detect_benchmark import register_detect
     from facegate.experiments.openset_benchmark import register_openset
 
-    benchmark = subparsers.add_parser("benchmark", help="public benchmarks (LFW verification, open-set identification)")
+    benchmark = subparsers.add_parser("benchmark", help="public benchmarks (LFW verification, open-set identification, detector accuracy)")
     bsub = benchmark.add_subparsers(dest="benchmark_command", required=True)
     lfw = bsub.add_parser("lfw", help="LFW pairs.txt, 10-fold verification: accuracy, ROC AUC, TAR@FAR, ROC plot")
     add_lfw_arguments(lfw)
     lfw.set_defaults(handler=run_lfw)
     register_openset(bsub)
+    register_detect(bsub)
     return {"benchmark": lambda args: args.handler(args)}
