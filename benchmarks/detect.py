@@ -5,19 +5,12 @@ Usage: python benchmarks/detect.py [--runs N] [--threads N]   (as `facegate benc
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from facegate.experiments.detect_benchmark import add_detect_arguments, run_detect
+from facegate.cli import main
 
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_detect_arguments(parser)
-    parser.set_defaults(out=Path(__file__).resolve().parent / "results")
-    return run_detect(parser.parse_args())
-
+RESULTS = Path(__file__).resolve().parent / "results"
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["benchmark", "detect", "--out", str(RESULTS), *sys.argv[1:]]))

@@ -5,19 +5,12 @@ Usage: python benchmarks/lfw.py [--variants ...] [--fold N]   (same options as `
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from facegate.experiments.benchmark_command import add_lfw_arguments, run_lfw
+from facegate.cli import main
 
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_lfw_arguments(parser)
-    parser.set_defaults(out=Path(__file__).resolve().parent / "results")
-    return run_lfw(parser.parse_args())
-
+RESULTS = Path(__file__).resolve().parent / "results"
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["benchmark", "lfw", "--out", str(RESULTS), *sys.argv[1:]]))

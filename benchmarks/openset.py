@@ -5,19 +5,12 @@ Usage: python benchmarks/openset.py [--gallery-people N] [--impostor-people N]  
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from facegate.experiments.openset_benchmark import add_openset_arguments, run_openset
+from facegate.cli import main
 
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_openset_arguments(parser)
-    parser.set_defaults(out=Path(__file__).resolve().parent / "results")
-    return run_openset(parser.parse_args())
-
+RESULTS = Path(__file__).resolve().parent / "results"
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["benchmark", "openset", "--out", str(RESULTS), *sys.argv[1:]]))

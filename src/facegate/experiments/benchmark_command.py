@@ -13,7 +13,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def add_lfw_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of the LFW benchmark (shared by the CLI and benchmarks/lfw.py)."""
+    """Options of `facegate benchmark lfw` (benchmarks/lfw.py runs the same command)."""
     from facegate.experiments.lfw_benchmark import DEFAULT_VARIANT, VARIANTS
 
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),

@@ -248,7 +248,7 @@ def report(rows: Sequence[Row], command: str, seconds: float, runs: int) -> str:
 
 
 def add_detect_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of the detector benchmark (shared by the CLI and benchmarks/detect.py)."""
+    """Options of `facegate benchmark detect` (benchmarks/detect.py runs the same command)."""
     parser.add_argument("--data", type=Path, default=MEDIA_DIR, metavar="DIR",
                         help=f"folder holding dlib_faces/ and compreface_samples/ (default: {MEDIA_DIR})")
     parser.add_argument("--min-faces", type=int, nargs="+", default=[20, 40], metavar="PX",

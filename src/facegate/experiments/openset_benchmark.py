@@ -341,7 +341,7 @@ def report(rows: Sequence[Row], proto: Protocol, command: str, seconds: float, p
 
 
 def add_openset_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of the open-set benchmark (shared by the CLI and benchmarks/openset.py)."""
+    """Options of `facegate benchmark openset` (benchmarks/openset.py runs the same command)."""
     parser.add_argument("--gallery-people", type=int, metavar="N",
                         help="only the N gallery people with the fewest photos (quick slice; default all)")
     parser.add_argument("--impostor-people", type=int, metavar="N",
