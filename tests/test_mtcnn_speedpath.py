@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from facegate.detect import mtcnn
 from facegate.detect.mtcnn import (
     LEVEL_GAP,
     PNET_CELL,
@@ -18,6 +19,7 @@ from facegate.detect.mtcnn import (
     normalise,
     pnet_cells,
     pyramid_layout,
+    pyramid_levels,
     skyline_pack,
 )
 from facegate.imageio import load_image
@@ -86,8 +88,7 @@ def test_packed_pnet_equals_per_level_runs_on_real_photos(detector: MTCNNDetecto
     for image in photos:
         canvas, layout = detector.pyramid(image)
         prob, reg = detector._pnet.run(None, {"image": normalise(canvas)})
-        for (y, x), (h, w), scale in zip(layout.offsets, layout.sizes, layout.scales):
-            level = cv2.resize(image, (int(w), int(h)), interpolation=cv2.INTER_AREA)
+        for (y, x), (h, w), level in zip(layout.offsets, layout.sizes, pyramid_levels(image, layout.sizes)):
             assert np.array_equal(canvas[y:y + h, x:x + w], level)
             alone_prob, alone_reg = detector._pnet.run(None, {"image": normalise(level)})
             ch, cw = pnet_cells(h) - h % 2, pnet_cells(w) - w % 2  # odd sides: the far-edge cell may differ
@@ -99,9 +100,9 @@ def test_packed_pnet_equals_per_level_runs_on_real_photos(detector: MTCNNDetecto
 def per_level_proposals(detector: MTCNNDetector, image: np.ndarray) -> int:
     """How many cells pass P-Net's threshold when each level runs on its own (the unpacked reference)."""
     h, w = image.shape[:2]
+    sizes = np.array([(int(np.ceil(h * s)), int(np.ceil(w * s))) for s in detector.scales(h, w)])
     count = 0
-    for scale in detector.scales(h, w):
-        level = cv2.resize(image, (int(np.ceil(w * scale)), int(np.ceil(h * scale))), interpolation=cv2.INTER_AREA)
+    for level in pyramid_levels(image, sizes.reshape(-1, 2)):
         prob, _ = detector._pnet.run(None, {"image": normalise(level)})
         count += int((prob >= detector.thresholds[0]).sum())
     return count
@@ -146,3 +147,16 @@ def test_group_photo_keeps_every_face(detector: MTCNNDetector, shared_data: Path
     faces = detector.detect(load_image(shared_data / "media" / "groups" / "multiface.jpg"))
     assert len(faces) >= 4
     assert all(f.landmarks is not None and f.landmarks.shape == (5, 2) for f in faces)
+
+
+def test_cascaded_pyramid_finds_what_resizing_the_full_image_finds(detector: MTCNNDetector, photos: list[np.ndarray],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    cascaded = [detector.detect(image) for image in photos]
+    monkeypatch.setattr(mtcnn, "pyramid_levels", lambda image, sizes: [
+        cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) for h, w in sizes.tolist()])
+    direct = [detector.detect(image) for image in photos]
+    for ours, reference in zip(cascaded, direct):
+        assert len(ours) == len(reference) >= 1
+        for a, b in zip(ours, reference):
+            assert np.abs(np.subtract(a.box, b.box)).max() < 3.0
+            assert np.abs(a.landmarks - b.landmarks).max() < 3.0
