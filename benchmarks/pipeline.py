@@ -29,12 +29,12 @@ import cv2
 import numpy as np
 
 from facegate import FaceGate
-from facegate.align import align
 from facegate.detect.haar import HaarDetector
 from facegate.detect.mtcnn import MTCNNDetector
 from facegate.embed import Embedder
 from facegate.experiments.machine import describe_machine
 from facegate.imageio import load_image
+from facegate.models.facenet_int8 import calibration_crops, ensure_facenet_int8
 from facegate.models import ModelFiles, ensure_models
 
 HERE = Path(__file__).resolve().parent
@@ -164,19 +164,6 @@ def peer_python() -> tuple[Path | None, str]:
     return python, ""
 
 
-def aligned_crops(models: ModelFiles, detector: MTCNNDetector, count: int) -> np.ndarray:
-    """`count` aligned 160×160 crops of the largest face in the 5-celebrity training photos."""
-    crops = []
-    for path in sorted((models.celebrity / "train").glob("*/*.jpg")):
-        image = load_image(path)
-        faces = detector.detect(image)
-        if faces:
-            crops.append(align(image, faces[:1])[0])
-        if len(crops) == count:
-            break
-    return np.stack(crops)
-
-
 def measure(runs: int, peer: Peer | None, folder: Path) -> list[Row]:
     """Every row of the table; each peer row is timed right after ours."""
     models = ensure_models()
@@ -200,22 +187,27 @@ def measure(runs: int, peer: Peer | None, folder: Path) -> list[Row]:
             detect_row(f"Haar {label}, min face {min_face} (ms/image)", HaarDetector(min_face=min_face), label,
                        min_face)
 
-    crops = aligned_crops(models, MTCNNDetector(models.pnet, models.rnet, models.onet), 32)
-    for batch in (1, 32):
-        embedder = Embedder(models.facenet, batch_size=batch)
-        row = Row(f"embedding, batch {batch} (ms/face)", median_ms(lambda: embedder.embed(crops[:batch]), runs, batch))
-        if peer is not None:
-            reply = peer.ask(task="encode", paths=[str(one_face_photo(models))], faces=batch, runs=runs)
-            row.theirs, row.peer_note = reply["ms"], f"landmarks + ResNet, {batch} face(s) per call"
-        rows.append(row)
+    detector = MTCNNDetector(models.pnet, models.rnet, models.onet)
+    crops = calibration_crops(models, detector)[:32]
+    int8 = ensure_facenet_int8(models, detector)
+    for precision, model in (("fp32", models.facenet), ("int8", int8)):
+        for batch in (1, 32):
+            embedder = Embedder(model, batch_size=batch)
+            row = Row(f"embedding {precision}, batch {batch} (ms/face)",
+                      median_ms(lambda: embedder.embed(crops[:batch]), runs, batch))
+            if peer is not None:
+                reply = peer.ask(task="encode", paths=[str(one_face_photo(models))], faces=batch, runs=runs)
+                row.theirs, row.peer_note = reply["ms"], f"landmarks + ResNet, {batch} face(s) per call"
+            rows.append(row)
 
-    gate = FaceGate()
     photo = one_face_photo(models)
-    row = Row("end to end, one-face photo file (ms)", median_ms(lambda: gate.embed(photo), runs))
-    if peer is not None:
-        reply = peer.ask(task="end_to_end", paths=[str(photo)], runs=runs)
-        row.theirs, row.peer_note = reply["ms"], "load + HOG (upsample 1) + encode"
-    rows.append(row)
+    for precision in ("fp32", "int8"):
+        gate = FaceGate(precision=precision)
+        row = Row(f"end to end {precision}, one-face photo file (ms)", median_ms(lambda: gate.embed(photo), runs))
+        if peer is not None:
+            reply = peer.ask(task="end_to_end", paths=[str(photo)], runs=runs)
+            row.theirs, row.peer_note = reply["ms"], "load + HOG (upsample 1) + encode"
+        rows.append(row)
     return rows
 
 

@@ -31,6 +31,7 @@ class Embedder:
     """FaceNet in ONNX Runtime. `embed` takes N×160×160×3 uint8 RGB crops and returns N×128 unit vectors."""
 
     def __init__(self, model: Path, batch_size: int = 32, threads: int | None = None) -> None:
+        self.model = model
         self.batch_size = batch_size
         self._session = make_session(model, threads)
         self._input = self._session.get_inputs()[0].name

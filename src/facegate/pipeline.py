@@ -20,6 +20,8 @@ from facegate.models import ModelFiles, ensure_models
 # thresholds come out at 1.067 ± 0.004). `facegate benchmark lfw` re-derives it.
 VERIFY_THRESHOLD = 1.08
 
+Precision = Literal["fp32", "int8"]
+
 
 @dataclass(frozen=True)
 class Verification:
@@ -50,6 +52,8 @@ class FaceGate:
     detector: "mtcnn" (default; boxes + landmarks) or "haar" (fast baseline, boxes only).
     min_face: smallest face side in pixels to look for.
     alignment: "warp" (5-landmark similarity transform) or "crop" (box plus margin).
+    precision: "fp32" (default) or "int8" (FaceNet quantised: ~3× faster, pair distances within 0.02 of fp32;
+        compare embeddings only with embeddings of the same precision).
     """
 
     def __init__(
@@ -60,17 +64,21 @@ class FaceGate:
         threshold: float = VERIFY_THRESHOLD,
         batch_size: int = 32,
         threads: int | None = None,
+        precision: Precision = "fp32",
     ) -> None:
         if detector not in ("mtcnn", "haar"):
             raise ValueError(f"unknown detector {detector!r}; choose 'mtcnn' or 'haar'")
         if alignment not in ("warp", "crop"):
             raise ValueError(f"unknown alignment {alignment!r}; choose 'warp' or 'crop'")
+        if precision not in ("fp32", "int8"):
+            raise ValueError(f"unknown precision {precision!r}; choose 'fp32' or 'int8'")
         self.detector_name = detector
         self.min_face = min_face
         self.alignment: Alignment = alignment
         self.threshold = threshold
         self.batch_size = batch_size
         self.threads = threads
+        self.precision: Precision = precision
 
     @cached_property
     def models(self) -> ModelFiles:
@@ -89,7 +97,13 @@ class FaceGate:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.models.facenet, batch_size=self.batch_size, threads=self.threads)
+        model = self.models.facenet
+        if self.precision == "int8":
+            from facegate.models.facenet_int8 import ensure_facenet_int8
+
+            # calibrated by the default pipeline whatever this one's settings, so every cache builds the same file
+            model = ensure_facenet_int8(self.models, FaceGate(threads=self.threads).detector)
+        return Embedder(model, batch_size=self.batch_size, threads=self.threads)
 
     def detect(self, image: ImageInput) -> list[Face]:
         """Faces in the image, largest first; an image without faces gives an empty list."""

@@ -67,6 +67,11 @@ class ModelFiles:
         return self.root / "models" / "facenet.onnx"
 
     @property
+    def facenet_int8(self) -> Path:
+        """Built on first request from the fp32 model (models/facenet_int8.py); not part of a complete cache."""
+        return self.root / "models" / "facenet_int8.onnx"
+
+    @property
     def pnet(self) -> Path:
         return self.root / "models" / "mtcnn_pnet.onnx"
 
@@ -252,9 +257,14 @@ def fetch_models(source: Path | None = None, force: bool = False,
     return files
 
 
+def announce(msg: str) -> None:
+    """Progress of a first-use model step, on stderr (stdout stays the command's own output)."""
+    print(f"facegate: {msg}", file=sys.stderr, flush=True)
+
+
 def ensure_models(status: Callable[[str], None] | None = None) -> ModelFiles:
     """Return the cache, fetching on first use (progress messages go to stderr)."""
     files = ModelFiles(cache_dir())
     if files.complete():
         return files
-    return fetch_models(status=status or (lambda msg: print(f"facegate: {msg}", file=sys.stderr, flush=True)))
+    return fetch_models(status=status or announce)

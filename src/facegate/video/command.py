@@ -144,6 +144,7 @@ def _positive(text: str) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    from facegate.cli import add_detection_options
     from facegate.match.nearest import DEFAULT_THRESHOLD
 
     known = p.add_mutually_exclusive_group(required=True)
@@ -157,9 +158,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                    help=f"with --gallery: distance to the nearest gallery photo beyond which a face is unknown "
                         f"(default {DEFAULT_THRESHOLD}; --db uses the calibrated thresholds)")
-    p.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn")
-    p.add_argument("--min-face", type=int, default=20, metavar="PX", help="smallest face side to find")
-    p.add_argument("--alignment", choices=["warp", "crop"], default="warp")
+    add_detection_options(p)
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
