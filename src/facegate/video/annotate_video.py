@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
+from facegate.video.audio import keep_audio
 from facegate.video.reader import VideoFile, open_writer
 from facegate.video.recognizer import VideoRecognizer, draw_labels
 
@@ -23,15 +25,17 @@ class VideoSummary:
     full_scans: int
     embedded_faces: int
     events: list[dict[str, Any]]
+    sound: bool  # the source's audio was copied into the output
 
 
 def annotate_video(source: VideoFile, output: Path, recognizer: VideoRecognizer, events: Path | None = None,
                    progress: bool = True) -> VideoSummary:
-    """Write `output` (same frame rate and size as the source, no audio) with every face boxed and named.
+    """Write `output` (same frame rate, size and sound as the source) with every face boxed and named.
 
     Unreadable frames of the source are skipped; call `source.check()` afterwards to report them.
     """
-    writer = open_writer(output, source.fps, source.width, source.height)
+    pictures = output.with_name(f".{output.stem}.pictures{output.suffix}")  # OpenCV writes no sound: remuxed below
+    writer = open_writer(pictures, source.fps, source.width, source.height)
     frames = face_frames = 0
     finished = []
     try:
@@ -44,11 +48,15 @@ def annotate_video(source: VideoFile, output: Path, recognizer: VideoRecognizer,
             face_frames += len(labelled)
             bar.update()
         bar.close()
-    finally:
+    except BaseException:  # interrupted or failed: keep what was written (without sound), then report
         writer.release()
+        os.replace(pictures, output)
+        raise
+    writer.release()
+    sound = keep_audio(source.path, pictures, output)
     finished += recognizer.close()
     records = [t.to_event(source.fps) for t in sorted(finished, key=lambda t: t.id)]
     if events is not None:
         with open(events, "w", encoding="utf-8") as out:
             out.writelines(json.dumps(r) + "\n" for r in records)
-    return VideoSummary(frames, face_frames, recognizer.full_scans, recognizer.embedded_faces, records)
+    return VideoSummary(frames, face_frames, recognizer.full_scans, recognizer.embedded_faces, records, sound)

@@ -81,7 +81,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     source = VideoFile(args.input)  # opened first: a bad input fails before the gallery is enrolled
     summary = annotate_video(source, args.out, _recognizer(args), events=args.events)
     saved = 1 - summary.embedded_faces / summary.face_frames if summary.face_frames else 0.0
-    print(f"wrote {args.out}: {summary.frames} frames, {summary.face_frames} faces drawn, "
+    print(f"wrote {args.out} ({'with' if summary.sound else 'no'} sound): {summary.frames} frames, "
+          f"{summary.face_frames} faces drawn, "
           f"{len(summary.events)} track(s); embedder ran on {summary.embedded_faces} faces ({saved:.0%} saved)")
     for event in summary.events:
         print("  " + _describe(event))
@@ -166,7 +167,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
     video = sub.add_parser("video", help="write a video back with every face boxed and named; one event per track")
     video.add_argument("input", type=Path, help="video file")
     video.add_argument("--out", type=Path, required=True, metavar="OUTPUT.mp4", help=".mp4/.m4v/.mov or .avi; "
-                       "same frame rate and size as the input, no audio")
+                       "same frame rate, size and sound as the input")
     video.add_argument("--events", type=Path, metavar="EVENTS.jsonl", help="one JSON line per track")
     _common(video)
 

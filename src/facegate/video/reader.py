@@ -89,7 +89,8 @@ class VideoFile:
 
 
 def open_writer(path: Path, fps: float, width: int, height: int) -> cv2.VideoWriter:
-    """An OpenCV writer for BGR frames (.mp4/.m4v/.mov: MPEG-4 part 2; .avi: Motion JPEG). No audio track."""
+    """An OpenCV writer for BGR frames (.mp4/.m4v/.mov: MPEG-4 part 2; .avi: Motion JPEG). Pictures only: the
+    sound is added afterwards (video/audio.py)."""
     path = Path(path)
     codec = OUTPUT_CODECS.get(path.suffix.lower())
     if codec is None:
