@@ -21,7 +21,7 @@ from pathlib import Path
 
 from facegate.errors import ModelError
 
-CONVERTER_VERSION = 1  # bump when a converter's output changes, so caches are rebuilt
+CONVERTER_VERSION = 2  # bump when a converter's output changes, so caches are rebuilt
 
 
 @dataclass(frozen=True)
