@@ -150,7 +150,8 @@ def peer_python() -> tuple[Path | None, str]:
     python = PEER_VENV / "bin" / "python"
     steps = [
         [sys.executable, "-m", "venv", str(PEER_VENV)],
-        [str(python), "-m", "pip", "install", "--quiet", "setuptools<70", "dlib-bin", "face_recognition_models"],
+        [str(python), "-m", "pip", "install", "--quiet", "setuptools<70", "dlib-bin", "face_recognition_models",
+         "numpy", "pillow", "click"],
         [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "face_recognition"],
     ]
     if not python.exists():

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from facegate import FaceGate
-from facegate.api import Settings, create_app
+from facegate.api.app import Settings, create_app
 from facegate.api.auth import create_key
 from facegate.gallery import open_gallery
 

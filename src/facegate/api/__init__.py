@@ -1,5 +1,4 @@
-"""The gate service: a FastAPI app over the gallery (REST API, API keys, access events) and its web page."""
+"""The gate service: a FastAPI app over the gallery (REST API, API keys, access events) and its web page.
 
-from facegate.api.app import Settings, create_app
-
-__all__ = ["Settings", "create_app"]
+`facegate.api.app.create_app` builds it; nothing is imported here, so the CLI starts without loading FastAPI.
+"""
