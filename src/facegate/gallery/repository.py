@@ -6,10 +6,11 @@ process or many sharing PostgreSQL) can tell cheaply that its fitted identifier 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import Engine, delete, func, select, update
@@ -87,6 +88,13 @@ class KeyInfo:
     role: str
     prefix: str
     created_at: datetime
+
+
+class SampleRef(NamedTuple):
+    """What tells a stored sample from a later one under the same id (SQLite reuses the highest id after a delete)."""
+
+    person_id: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -258,6 +266,23 @@ class Gallery:
             self._person(s, person_id)
             rows = s.scalars(select(Sample.embedding).where(Sample.person_id == person_id)).all()
         return _vectors(rows)
+
+    def sample_refs(self) -> dict[int, SampleRef]:
+        """{sample id: (person id, photo hash)} of every sample, without embeddings: enough to see what changed."""
+        with self._session() as s:
+            rows = s.execute(select(Sample.id, Sample.person_id, Sample.sha256)).all()
+        return {i: SampleRef(p, h) for i, p, h in rows}
+
+    def embeddings_by_ids(self, sample_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The samples among `sample_ids` that still exist: their ids and embeddings (K×128), in id order."""
+        wanted, found, blobs = sorted(sample_ids), [], []
+        with self._session() as s:
+            for start in range(0, len(wanted), 900):  # bound parameters per statement: SQLite allows 999 at least
+                rows = s.execute(select(Sample.id, Sample.embedding).where(Sample.id.in_(wanted[start:start + 900]))
+                                 .order_by(Sample.id)).all()
+                found += [i for i, _ in rows]
+                blobs += [e for _, e in rows]
+        return np.array(found, np.int64), _vectors(blobs)
 
     def training_set(self) -> TrainingSet:
         """All embeddings and person ids, read in one transaction together with the revision they belong to."""

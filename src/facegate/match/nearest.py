@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from facegate.match.vector_index import VectorIndex, squared_distances
 from facegate.match.decision import UNKNOWN, Decision
 
 # Distance to the nearest enrolled sample above which a face is "unknown". Measured on the 118 5-celebrity photos
@@ -22,8 +23,7 @@ DEFAULT_THRESHOLD = 0.95
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Euclidean distances between the rows of `a` (N×D) and `b` (M×D) as an N×M float32 matrix."""
-    squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
-    return np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
+    return np.sqrt(np.maximum(squared_distances(a, b), 0.0)).astype(np.float32)
 
 
 def calibrate_threshold(genuine: np.ndarray, impostor: np.ndarray, fpir: float = 0.01) -> float:
@@ -46,7 +46,10 @@ def calibrate_threshold(genuine: np.ndarray, impostor: np.ndarray, fpir: float =
 
 
 class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
-    """1-NN over enrolled unit embeddings; a face farther than `threshold` from every sample is UNKNOWN."""
+    """1-NN over enrolled unit embeddings; a face farther than `threshold` from every sample is UNKNOWN.
+
+    The samples go into a VectorIndex: exact search for small galleries, FAISS for large ones.
+    """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.threshold = threshold
@@ -61,7 +64,8 @@ class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{len(X)} embeddings but {len(labels)} labels")
         if UNKNOWN in labels:
             raise ValueError(f"{UNKNOWN!r} is reserved for faces that match nobody; rename that person")
-        self.embeddings_ = X
+        self.index_ = VectorIndex(dim=X.shape[1])
+        self.index_.add(np.arange(len(X)), X)
         self.labels_ = labels
         self.classes_ = np.unique(labels)
         self.n_features_in_ = X.shape[1]
@@ -73,11 +77,10 @@ class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, np.float32).reshape(-1, self.n_features_in_)
         if not len(X):
             return []
-        distances = pairwise_distances(X, self.embeddings_)
-        nearest = distances.argmin(axis=1)
+        distances, nearest = self.index_.search(X, 1)
         out = []
-        for row, index in enumerate(nearest):
-            candidate, distance = str(self.labels_[index]), float(distances[row, index])
+        for row, distance in zip(nearest[:, 0], distances[:, 0].tolist()):
+            candidate = str(self.labels_[row])
             label = candidate if distance <= self.threshold else UNKNOWN
             out.append(Decision(label=label, candidate=candidate, probability=1.0, distance=distance))
         return out
