@@ -34,6 +34,8 @@ benchmarks: bench
 	$(BIN)/python benchmarks/detect.py
 	$(BIN)/python benchmarks/video.py
 	$(BIN)/python benchmarks/service.py
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/search.py
+	$(BIN)/python benchmarks/index.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

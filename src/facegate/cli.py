@@ -105,6 +105,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_facegate(args))
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number ≥ 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
 def add_detection_options(p: argparse.ArgumentParser) -> None:
     """--detector, --min-face and --alignment: how faces are found and cropped (FaceGate's arguments)."""
     p.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn")
@@ -165,12 +173,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 def _extensions() -> list[Callable[[argparse._SubParsersAction], dict[str, Handler]]]:
     """Subcommands that live beside the stage they drive (each module exposes `register(subparsers)`)."""
     from facegate.api.command import register as service_commands
+    from facegate.archive.command import register as index_commands
     from facegate.experiments.benchmark_command import register as benchmark_commands
     from facegate.experiments.command import register as experiment_commands
     from facegate.gallery.command import register as gallery_commands
     from facegate.video.command import register as video_commands
 
-    return [gallery_commands, service_commands, video_commands, experiment_commands, benchmark_commands]
+    return [gallery_commands, service_commands, video_commands, experiment_commands, benchmark_commands, index_commands]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,8 @@ from facegate.errors import ImageError
 
 MAX_PIXELS = 50_000_000  # ~7000×7000; a decompression bomb is refused from its header
 MIN_SIDE = 2
+# File types treated as photos when a folder is scanned (enrollment, galleries, archives, datasets).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
 ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image]
 

@@ -15,9 +15,9 @@ from tqdm import tqdm
 
 from facegate.errors import FaceGateError
 from facegate.experiments.feature_cache import FeatureCache
+from facegate.imageio import IMAGE_SUFFIXES
 from facegate.pipeline import FaceGate
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 CACHE_VERSION = 1  # bump when the stored layout changes
 
 

@@ -1,4 +1,5 @@
-"""`facegate enroll DIR`, `facegate people` and `facegate identify IMAGE`: the gallery from the command line."""
+"""`facegate enroll DIR`, `facegate people`, `facegate identify IMAGE` and `facegate search IMAGE`: the gallery from
+the command line."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from facegate.errors import FaceGateError
+from facegate.imageio import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
+if TYPE_CHECKING:
+    from facegate.pipeline import FaceEmbedding
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="URL", help="gallery database: a SQLite file or postgresql://user@host/db "
@@ -88,17 +91,27 @@ def cmd_people(args: argparse.Namespace) -> int:
     return 0
 
 
+def faces_of(image: Path) -> tuple[list[FaceEmbedding], np.ndarray]:
+    """Every face of the photo, largest first, and their embeddings as one N×128 array."""
+    from facegate.pipeline import FaceGate
+
+    found = FaceGate().represent(image)
+    return found, np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
+
+
+def rounded_box(face: FaceEmbedding) -> list[float]:
+    return [round(float(v), 1) for v in face.face.box]
+
+
 def cmd_identify(args: argparse.Namespace) -> int:
     from facegate.gallery import open_gallery
     from facegate.gallery.identify import GalleryIdentifier
-    from facegate.pipeline import FaceGate
 
     gallery = open_gallery(args.db)
-    found = FaceGate().represent(args.image)
-    embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
+    found, embeddings = faces_of(args.image)
     fitted, decisions = GalleryIdentifier(gallery).decide(embeddings)
     names = gallery.names([int(d.label) for d in decisions if d.known])
-    rows = [{"box": [round(float(v), 1) for v in f.face.box],
+    rows = [{"box": rounded_box(f),
              "name": names.get(int(d.label), "unknown") if d.known else "unknown",
              "probability": round(d.probability, 3),
              "distance": round(d.distance, 3) if np.isfinite(d.distance) else None} for f, d in zip(found, decisions)]
@@ -111,8 +124,31 @@ def cmd_identify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from facegate.gallery import open_gallery
+    from facegate.gallery.search import GalleryVectorIndex
+
+    index = GalleryVectorIndex(open_gallery(args.db))
+    found, embeddings = faces_of(args.image)
+    hits = index.search(embeddings, args.top)
+    rows = [{"box": rounded_box(f),
+             "matches": [{"person": h.person, "person_id": h.person_id, "sample_id": h.sample_id,
+                          "distance": round(h.distance, 3)} for h in face_hits]} for f, face_hits in zip(found, hits)]
+    if args.json:
+        print(json.dumps({"image": str(args.image), "samples": len(index.index), "faces": rows}, indent=2))
+        return 0
+    print(f"{args.image}: {len(rows)} face(s), {len(index.index)} enrolled sample(s) searched")
+    for i, r in enumerate(rows, 1):
+        print(f"  {i}. box={r['box']}")
+        for rank, m in enumerate(r["matches"], 1):
+            print(f"     {rank}. {m['person']:20s} sample {m['sample_id']:6d}  distance {m['distance']:.3f}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
-    """Add enroll, people and identify to the `facegate` command."""
+    """Add enroll, people, identify and search to the `facegate` command."""
+    from facegate.cli import positive_int
+
     enroll = subparsers.add_parser("enroll", help="enroll photos: one sub-folder per person, or files named after "
                                                   "the person")
     enroll.add_argument("folder", type=Path)
@@ -126,4 +162,9 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argp
     identify.add_argument("image", type=Path)
     identify.add_argument("--json", action="store_true")
     add_db_option(identify)
-    return {"enroll": cmd_enroll, "people": cmd_people, "identify": cmd_identify}
+    search = subparsers.add_parser("search", help="the enrolled samples most like each face in the photo")
+    search.add_argument("image", type=Path)
+    search.add_argument("--top", type=positive_int, default=5, metavar="K", help="samples per face (default: 5)")
+    search.add_argument("--json", action="store_true")
+    add_db_option(search)
+    return {"enroll": cmd_enroll, "people": cmd_people, "identify": cmd_identify, "search": cmd_search}

@@ -1,11 +1,12 @@
-"""The gallery's tables: people, their face samples, access events, API keys and the gallery revision."""
+"""The gallery's tables: people, their face samples, access events, API keys, the gallery revision and the photo
+archive index (`facegate index --db`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, TypeDecorator
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -100,3 +101,27 @@ class GalleryState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer)
+
+
+class IndexedFace(Base):
+    """One row of the photo archive index: a face found in a photo, or a photo without a face or that failed.
+
+    Keyed by the photo's path relative to the indexed folder and the sha256 of its bytes (`facegate index --db`).
+    """
+
+    __tablename__ = "photo_index"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64))  # None when the file could not be read
+    status: Mapped[str] = mapped_column(String(16), index=True)  # ok | no_face | unreadable | read_error | error
+    face: Mapped[int | None] = mapped_column(Integer)  # 0 = the largest face of the photo
+    box_x1: Mapped[float | None] = mapped_column(Float)
+    box_y1: Mapped[float | None] = mapped_column(Float)
+    box_x2: Mapped[float | None] = mapped_column(Float)
+    box_y2: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float)
+    landmarks: Mapped[bytes | None] = mapped_column(LargeBinary)  # 10 little-endian float32: 5 (x, y) points
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # 128 little-endian float32
+    error: Mapped[str | None] = mapped_column(Text)
+    indexed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -137,15 +137,8 @@ def _event_store(url: str, gate: str) -> Callable[[dict[str, Any]], None]:
     return store
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
-    return value
-
-
 def _common(p: argparse.ArgumentParser) -> None:
-    from facegate.cli import add_detection_options
+    from facegate.cli import add_detection_options, positive_int
     from facegate.match.nearest import DEFAULT_THRESHOLD
 
     known = p.add_mutually_exclusive_group(required=True)
@@ -153,7 +146,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                        help="known people: DIR/<person>.jpg (one photo each) and/or DIR/<person>/*.jpg")
     known.add_argument("--db", metavar="URL", help="known people from the gallery database (sqlite:///… or "
                        "postgresql://…), identified with its calibrated open-set identifier")
-    p.add_argument("--every", type=_positive, default=5, metavar="N",
+    p.add_argument("--every", type=positive_int, default=5, metavar="N",
                    help="scan the whole frame for new faces every N frames; tracked faces are followed on every "
                         "frame (default 5)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
@@ -164,6 +157,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add the `video` and `watch` parsers; return their handlers."""
+    from facegate.cli import positive_int
+
     video = sub.add_parser("video", help="write a video back with every face boxed and named; one event per track")
     video.add_argument("input", type=Path, help="video file")
     video.add_argument("--out", type=Path, required=True, metavar="OUTPUT.mp4", help=".mp4/.m4v/.mov or .avi; "
@@ -175,7 +170,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
     watch.add_argument("source", help="webcam index (0), RTSP/HTTP URL, or video file")
     watch.add_argument("--events", type=Path, metavar="EVENTS.jsonl", help="also append each event as a JSON line")
     watch.add_argument("--show", action="store_true", help="show the annotated picture in a window ('q' stops)")
-    watch.add_argument("--retries", type=_positive, metavar="N",
+    watch.add_argument("--retries", type=positive_int, metavar="N",
                        help="give up after N failed reconnections in a row (default: keep trying)")
     watch.add_argument("--gate", default="watch", help="gate name of the access events stored with --db")
     _common(watch)

@@ -10,9 +10,9 @@ import numpy as np
 from tqdm import tqdm
 
 from facegate.errors import FaceGateError, ImageError
+from facegate.imageio import IMAGE_SUFFIXES
 from facegate.pipeline import FaceGate
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
 
 class GalleryFolderError(FaceGateError, ValueError):
