@@ -160,3 +160,13 @@ def test_cascaded_pyramid_finds_what_resizing_the_full_image_finds(detector: MTC
         for a, b in zip(ours, reference):
             assert np.abs(np.subtract(a.box, b.box)).max() < 3.0
             assert np.abs(a.landmarks - b.landmarks).max() < 3.0
+
+
+@pytest.mark.parametrize("shape, searched", [((1080, 1920), 20.0), ((2160, 3840), 24.4), ((7360, 4912), 51.0)])
+def test_huge_photos_search_for_bigger_faces_so_pnet_memory_stays_bounded(shape: tuple[int, int],
+                                                                          searched: float) -> None:
+    h, w = shape
+    assert mtcnn.searched_min_face(h, w, 20) == pytest.approx(searched, abs=0.1)
+    largest = pyramid_layout(h, w, 20, 0.709).sizes[0]
+    assert largest[0] * largest[1] <= mtcnn.MAX_LEVEL_PIXELS * 1.01
+    assert mtcnn.searched_min_face(h, w, 80) == 80  # a larger requested minimum is kept

@@ -26,6 +26,10 @@ PNET_STRIDE = 2  # ...moved 2 px per output cell
 # pooling at the far edge of an odd-sized level looks at.
 LEVEL_GAP = 2
 CANVAS_FILL = 128  # gap pixels: mid-grey, ≈ 0 after normalisation
+# Pixels of the largest pyramid level. A bigger photo is searched for proportionally bigger faces (a 36 Mpx photo for
+# faces of 51 px and up, 0.7% of its width; 4K frames 24 px; 1080p and smaller keep min face 20), so P-Net's memory
+# stays bounded: at min face 20 a 36 Mpx photo took 6–10 GB and a run over the CompreFace photos was killed.
+MAX_LEVEL_PIXELS = 2_000_000
 
 
 def pnet_cells(side: int) -> int:
@@ -48,9 +52,14 @@ class PyramidLayout:
     cell_level: np.ndarray
 
 
+def searched_min_face(height: int, width: int, min_face: int) -> float:
+    """The smallest face searched for in a photo this size: `min_face`, raised for photos above MAX_LEVEL_PIXELS."""
+    return max(float(min_face), PNET_CELL * np.sqrt(height * width / MAX_LEVEL_PIXELS))
+
+
 def pyramid_scales(height: int, width: int, min_face: int, scale_factor: float) -> list[float]:
-    """Pyramid scales: the smallest face maps to the 12 px P-Net cell, down to images of 12 px."""
-    m = PNET_CELL / min_face
+    """Pyramid scales: the smallest face searched for maps to the 12 px P-Net cell, down to images of 12 px."""
+    m = PNET_CELL / searched_min_face(height, width, min_face)
     side = min(height, width) * m
     out: list[float] = []
     while side >= PNET_CELL:
@@ -213,6 +222,10 @@ class MTCNNDetector:
         self._pnet: ort.InferenceSession = make_session(pnet, threads)
         self._rnet: ort.InferenceSession = make_session(rnet, threads)
         self._onet: ort.InferenceSession = make_session(onet, threads)
+        # Each photo size needs buffers of its own size: give them back after every run rather than keep the arena
+        # at the largest photo ever seen (no measurable cost at 640×480).
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def scales(self, height: int, width: int) -> list[float]:
         """Pyramid scales for an image of this size (see `pyramid_scales`)."""
@@ -232,7 +245,7 @@ class MTCNNDetector:
         canvas, layout = self.pyramid(image)
         if not len(layout.scales):
             return np.zeros((0, 5), dtype=np.float32)
-        prob, reg = self._pnet.run(None, {"image": normalise(canvas)})
+        prob, reg = self._pnet.run(None, {"image": normalise(canvas)}, self._run_options)
         ys, xs = np.nonzero((prob[0, 0] >= self.thresholds[0]) & (layout.cell_level >= 0))
         level = layout.cell_level[ys, xs]
         order = np.argsort(level, kind="stable")  # level by level, row-major inside each: as per-level runs
@@ -253,7 +266,7 @@ class MTCNNDetector:
                 threshold: float) -> tuple[np.ndarray, np.ndarray | None]:
         """Run R-Net or O-Net on square crops of `boxes`; keep confident ones, regressed (and landmarks)."""
         squares = square(boxes[:, :4])
-        outputs = net.run(None, {"image": normalise(crop_patches(image, squares, size))})
+        outputs = net.run(None, {"image": normalise(crop_patches(image, squares, size))}, self._run_options)
         prob = outputs[0][:, 0]
         keep = prob >= threshold
         squares, prob = squares[keep], prob[keep]
