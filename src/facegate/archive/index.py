@@ -26,16 +26,12 @@ from tqdm import tqdm
 from facegate.archive import ArchiveError
 from facegate.archive.rows import FAILURES, NO_FACE, OK, embed_photos
 from facegate.archive.store import Indexed, IndexStore
+from facegate.imageio import IMAGE_SUFFIXES
 from facegate.models import ensure_models
 from facegate.models.store import sha256_of
-from facegate.imageio import IMAGE_SUFFIXES
+from facegate.onnx_session import usable_cores
 
 CHUNK = 256  # photos per write: what a crash can lose
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @contextmanager

