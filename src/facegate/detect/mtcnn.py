@@ -1,15 +1,13 @@
 """MTCNN face detector: P-Net proposals over an image pyramid, R-Net and O-Net refinement, 5 landmarks.
 
-The three networks run in ONNX Runtime; the pyramid, non-maximum suppression and box regression are numpy.
-Each network runs once per image: P-Net is fully convolutional, so all pyramid levels are packed side by side
-into one canvas (`pyramid_layout`) and every output cell is mapped back to its level; R-Net and O-Net see all
-candidates of an image in one batched call each.
+The three networks run in ONNX Runtime; the pyramid, non-maximum suppression and box regression are numpy and
+OpenCV. P-Net runs once per pyramid level (packing every level into one canvas for a single run was measured: 8.4
+against 6.5 ms at 640×480, the canvas's gaps and one large buffer cost more than the nine extra calls save); R-Net
+and O-Net see all candidates of an image in one batched call each.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -21,35 +19,11 @@ from facegate.onnx_session import make_session
 
 PNET_CELL = 12  # P-Net's receptive field: one output cell sees a 12×12 window
 PNET_STRIDE = 2  # ...moved 2 px per output cell
-# Empty pixels after each packed level (even, so every level starts on a cell boundary). Cells whose window
-# straddles two levels are never read, so the gap only has to hold the one extra pixel that the ceil-mode
-# pooling at the far edge of an odd-sized level looks at.
-LEVEL_GAP = 2
-CANVAS_FILL = 128  # gap pixels: mid-grey, ≈ 0 after normalisation
 # Pixels of the largest pyramid level. A bigger photo is searched for proportionally bigger faces (a 36 Mpx photo for
 # faces of 51 px and up, 0.7% of its width; 4K frames 24 px; 1080p and smaller keep min face 20), so P-Net's memory
 # stays bounded: at min face 20 a 36 Mpx photo took 6–10 GB and a run over the CompreFace photos was killed.
 MAX_LEVEL_PIXELS = 2_000_000
-
-
-def pnet_cells(side: int) -> int:
-    """P-Net output cells along a side of `side` px (3×3 conv, 2×2 ceil-mode pool, 3×3 conv, 3×3 conv)."""
-    return max(0, -(-(side - 4) // 2) - 3)
-
-
-@dataclass(frozen=True)
-class PyramidLayout:
-    """All pyramid levels of one image size packed into one P-Net canvas.
-
-    scales (L,), sizes (L, 2: height, width) and offsets (L, 2: y, x; even) describe the levels; cell_level
-    gives, for every P-Net output cell of the canvas, the level whose pixels fill its whole 12×12 window (-1: none).
-    """
-
-    scales: np.ndarray
-    sizes: np.ndarray
-    offsets: np.ndarray
-    canvas: tuple[int, int]
-    cell_level: np.ndarray
+SHRINK_PIXELS = 4_000_000  # photos above this give ONNX Runtime's buffers back after each run (see MTCNNDetector)
 
 
 def searched_min_face(height: int, width: int, min_face: int) -> float:
@@ -68,62 +42,9 @@ def pyramid_scales(height: int, width: int, min_face: int, scale_factor: float) 
     return out
 
 
-def skyline_pack(rects: list[tuple[int, int]], width: int) -> tuple[list[tuple[int, int]], int]:
-    """Place rectangles (h, w), in the given order, in a strip `width` wide, each as low (then as far left) as it
-    goes on the skyline of those before it; returns the (y, x) offsets and the height used."""
-    skyline = [(0, width, 0)]  # segments (x, w, top), left to right, covering [0, width)
-    offsets: list[tuple[int, int]] = []
-    for h, w in rects:
-        best: tuple[int, int] | None = None
-        for x, _, _ in skyline:
-            if x + w > width:
-                break
-            top = max(t for sx, sw, t in skyline if sx < x + w and sx + sw > x)
-            if best is None or top < best[0]:
-                best = (top, x)
-        if best is None:
-            raise ValueError(f"a {w} px wide rectangle does not fit a {width} px strip")
-        top, x = best
-        offsets.append((top, x))
-        cut = []
-        for sx, sw, t in skyline:
-            if sx < x:
-                cut.append((sx, min(sw, x - sx), t))
-            if sx + sw > x + w:
-                start = max(sx, x + w)
-                cut.append((start, sx + sw - start, t))
-        skyline = sorted(cut + [(x, w, top + h)])
-    return offsets, max(t for _, _, t in skyline)
-
-
-@lru_cache(maxsize=32)
-def pyramid_layout(height: int, width: int, min_face: int, scale_factor: float) -> PyramidLayout:
-    """The smallest-area packing of an image's pyramid levels (cached: video frames share one layout).
-
-    Strip widths tried: the widest level alone, then with each next level beside it.
-    """
-    scales = pyramid_scales(height, width, min_face, scale_factor)
-    sizes = [(int(np.ceil(height * s)), int(np.ceil(width * s))) for s in scales]
-    rects = [(h + LEVEL_GAP + (h + LEVEL_GAP) % 2, w + LEVEL_GAP + (w + LEVEL_GAP) % 2) for h, w in sizes]
-    best: tuple[int, int, list[tuple[int, int]]] | None = None
-    strip = 0
-    for _, w in rects:
-        strip += w
-        offsets, used = skyline_pack(rects, strip)
-        used_width = max((x + rw for (_, x), (_, rw) in zip(offsets, rects)), default=0)
-        if best is None or used * used_width < best[0] * best[1]:
-            best = (used, used_width, offsets)
-    canvas_h, canvas_w, offsets = best if best is not None else (0, 0, [])
-    cell_level = np.full((pnet_cells(canvas_h), pnet_cells(canvas_w)), -1, dtype=np.int16)
-    for level, ((y, x), (h, w)) in enumerate(zip(offsets, sizes)):
-        cy, cx = y // PNET_STRIDE, x // PNET_STRIDE
-        cell_level[cy:cy + pnet_cells(h), cx:cx + pnet_cells(w)] = level
-    arrays = [np.asarray(scales, dtype=np.float32), np.asarray(sizes, dtype=np.int64).reshape(-1, 2),
-              np.asarray(offsets, dtype=np.int64).reshape(-1, 2), cell_level]
-    for array in arrays:  # the layout is cached and shared: nobody may write to it
-        array.setflags(write=False)
-    return PyramidLayout(scales=arrays[0], sizes=arrays[1], offsets=arrays[2], canvas=(canvas_h, canvas_w),
-                         cell_level=arrays[3])
+def pyramid_sizes(height: int, width: int, scales: list[float]) -> np.ndarray:
+    """(height, width) of each pyramid level, rounded up, as an L×2 array."""
+    return np.array([(int(np.ceil(height * s)), int(np.ceil(width * s))) for s in scales], dtype=np.int64).reshape(-1, 2)
 
 
 def pyramid_levels(image: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
@@ -222,41 +143,34 @@ class MTCNNDetector:
         self._pnet: ort.InferenceSession = make_session(pnet, threads)
         self._rnet: ort.InferenceSession = make_session(rnet, threads)
         self._onet: ort.InferenceSession = make_session(onet, threads)
-        # Each photo size needs buffers of its own size: give them back after every run rather than keep the arena
-        # at the largest photo ever seen (no measurable cost at 640×480).
-        self._run_options = ort.RunOptions()
-        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        # Buffers for a photo above SHRINK_PIXELS go back after each run, so the arena does not stay at the largest
+        # photo ever seen; smaller photos keep theirs (giving them back doubled MTCNN's time at 640×480).
+        self._keep = ort.RunOptions()
+        self._shrink = ort.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def _run_options(self, image: np.ndarray) -> ort.RunOptions:
+        return self._shrink if image.shape[0] * image.shape[1] > SHRINK_PIXELS else self._keep
 
     def scales(self, height: int, width: int) -> list[float]:
         """Pyramid scales for an image of this size (see `pyramid_scales`)."""
         return pyramid_scales(height, width, self.min_face, self.scale_factor)
 
-    def pyramid(self, image: np.ndarray) -> tuple[np.ndarray, PyramidLayout]:
-        """The image's pyramid levels packed into one uint8 canvas, and where each level sits in it."""
-        h, w = image.shape[:2]
-        layout = pyramid_layout(h, w, self.min_face, self.scale_factor)
-        canvas = np.full((*layout.canvas, 3), CANVAS_FILL, dtype=np.uint8)
-        for level, (lh, lw), (y, x) in zip(pyramid_levels(image, layout.sizes), layout.sizes, layout.offsets):
-            canvas[y:y + lh, x:x + lw] = level
-        return canvas, layout
-
     def _stage1(self, image: np.ndarray) -> np.ndarray:
-        """P-Net proposals as rows (x1, y1, x2, y2, score) in image coordinates, from one run over the canvas."""
-        canvas, layout = self.pyramid(image)
-        if not len(layout.scales):
-            return np.zeros((0, 5), dtype=np.float32)
-        prob, reg = self._pnet.run(None, {"image": normalise(canvas)}, self._run_options)
-        ys, xs = np.nonzero((prob[0, 0] >= self.thresholds[0]) & (layout.cell_level >= 0))
-        level = layout.cell_level[ys, xs]
-        order = np.argsort(level, kind="stable")  # level by level, row-major inside each: as per-level runs
-        ys, xs, level = ys[order], xs[order], level[order]
-        origin = layout.offsets[level] // PNET_STRIDE
-        cells = np.stack([xs - origin[:, 1], ys - origin[:, 0]] * 2, axis=1).astype(np.float32) * PNET_STRIDE
-        cells[:, 2:] += PNET_CELL
-        boxes = regress(cells / layout.scales[level, None], reg[0, :, ys, xs])
-        boxes = np.concatenate([boxes, prob[0, 0, ys, xs][:, None]], axis=1)
-        bounds = np.searchsorted(level, np.arange(len(layout.scales) + 1))
-        found = [part[nms(part[:, :4], part[:, 4], 0.5)] for part in np.split(boxes, bounds[1:-1]) if len(part)]
+        """P-Net proposals as rows (x1, y1, x2, y2, score) in image coordinates: cells above the threshold on each
+        level, suppressed within their level, then across levels."""
+        h, w = image.shape[:2]
+        scales = self.scales(h, w)
+        found = []
+        for scale, level in zip(scales, pyramid_levels(image, pyramid_sizes(h, w, scales))):
+            prob, reg = self._pnet.run(None, {"image": normalise(level)}, self._run_options(image))
+            ys, xs = np.nonzero(prob[0, 0] >= self.thresholds[0])
+            if not len(ys):
+                continue
+            cells = np.stack([xs, ys, xs, ys], axis=1).astype(np.float32) * PNET_STRIDE
+            cells[:, 2:] += PNET_CELL
+            boxes = np.concatenate([regress(cells / scale, reg[0, :, ys, xs]), prob[0, 0, ys, xs][:, None]], axis=1)
+            found.append(boxes[nms(boxes[:, :4], boxes[:, 4], 0.5)])
         if not found:
             return np.zeros((0, 5), dtype=np.float32)
         boxes = np.concatenate(found)
@@ -266,7 +180,7 @@ class MTCNNDetector:
                 threshold: float) -> tuple[np.ndarray, np.ndarray | None]:
         """Run R-Net or O-Net on square crops of `boxes`; keep confident ones, regressed (and landmarks)."""
         squares = square(boxes[:, :4])
-        outputs = net.run(None, {"image": normalise(crop_patches(image, squares, size))}, self._run_options)
+        outputs = net.run(None, {"image": normalise(crop_patches(image, squares, size))}, self._run_options(image))
         prob = outputs[0][:, 0]
         keep = prob >= threshold
         squares, prob = squares[keep], prob[keep]
