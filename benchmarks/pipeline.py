@@ -190,7 +190,7 @@ def measure(runs: int, peer: Peer | None, folder: Path) -> list[Row]:
 
     detector = MTCNNDetector(models.pnet, models.rnet, models.onet)
     crops = calibration_crops(models, detector)[:32]
-    int8 = ensure_facenet_int8(models, detector)
+    int8 = ensure_facenet_int8(models)
     for precision, model in (("fp32", models.facenet), ("int8", int8)):
         for batch in (1, 32):
             embedder = Embedder(model, batch_size=batch)

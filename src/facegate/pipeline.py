@@ -101,8 +101,7 @@ class FaceGate:
         if self.precision == "int8":
             from facegate.models.facenet_int8 import ensure_facenet_int8
 
-            # calibrated by the default pipeline whatever this one's settings, so every cache builds the same file
-            model = ensure_facenet_int8(self.models, FaceGate(threads=self.threads).detector)
+            model = ensure_facenet_int8(self.models)
         return Embedder(model, batch_size=self.batch_size, threads=self.threads)
 
     def detect(self, image: ImageInput) -> list[Face]:

@@ -69,9 +69,13 @@ def calibration_crops(files: ModelFiles, detector: Detector) -> np.ndarray:
     return np.stack(crops)
 
 
-def ensure_facenet_int8(files: ModelFiles, detector: Detector, status: Callable[[str], None] = announce) -> Path:
-    """The int8 model's path, quantising it first if the cache has none yet."""
+def ensure_facenet_int8(files: ModelFiles, status: Callable[[str], None] = announce) -> Path:
+    """The int8 model's path, quantising it first if the cache has none yet. Calibration faces are found by MTCNN
+    with its default settings whatever the caller uses, so every cache builds the same file."""
     if not files.facenet_int8.is_file():
+        from facegate.detect.mtcnn import MTCNNDetector
+
         status("quantising FaceNet to int8 (once, about a minute)")
+        detector = MTCNNDetector(files.pnet, files.rnet, files.onet)
         quantise_facenet(files.facenet, calibration_crops(files, detector), files.facenet_int8)
     return files.facenet_int8

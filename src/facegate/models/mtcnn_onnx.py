@@ -84,17 +84,18 @@ class _Net:
         rest = self.node("Mul", [rectified, self.const(f"prelu{i}.rest", (1 - alpha).reshape(shape))], f"prelu{i}.rx")
         return self.node("Add", [scaled, rest], f"prelu{i}")
 
+    def head(self, x: str, name: str, weights: np.ndarray, bias: np.ndarray, conv: bool) -> str:
+        """An output layer: P-Net's 1×1 conv (file kernel (w, h, in, out)) or a dense layer (in, out)."""
+        if conv:
+            return self.node("Conv", [x, self.const(f"{name}.W", weights.transpose(3, 2, 1, 0)),
+                                      self.const(f"{name}.B", bias)], name, kernel_shape=[1, 1])
+        mm = self.node("MatMul", [x, self.const(f"{name}.W", weights)], f"{name}.mm")
+        return self.node("Add", [mm, self.const(f"{name}.B", bias)], name)
+
     def face_probability(self, x: str, weights: np.ndarray, bias: np.ndarray, conv: bool) -> str:
         """Softmax over (not face, face), kept for "face", as sigmoid(z_face − z_not): one logit instead of two,
         no softmax pass. `weights` are the head's (…, 2) kernel or dense matrix, `bias` its 2 biases."""
-        w = weights[..., 1:] - weights[..., :1]
-        b = bias[1:] - bias[:1]
-        if conv:
-            logit = self.node("Conv", [x, self.const("prob.W", w.transpose(3, 2, 1, 0)), self.const("prob.B", b)],
-                              "prob.logit", kernel_shape=[1, 1])
-        else:
-            mm = self.node("MatMul", [x, self.const("prob.W", w)], "prob.mm")
-            logit = self.node("Add", [mm, self.const("prob.B", b)], "prob.logit")
+        logit = self.head(x, "prob.logit", weights[..., 1:] - weights[..., :1], bias[1:] - bias[:1], conv)
         return self.node("Sigmoid", [logit], "prob")
 
     def dense(self, x: str, i: int, first: bool) -> str:
@@ -131,12 +132,8 @@ def _build(stage: str, weights: list[np.ndarray]) -> onnx.ModelProto:
         w, b = net.take(), net.take()
         if head == "prob":
             outputs.append(net.face_probability(x, w, b, conv=stage == "pnet"))
-        elif stage == "pnet":
-            outputs.append(net.node("Conv", [x, net.const(f"{head}.W", w.transpose(3, 2, 1, 0)),
-                                             net.const(f"{head}.B", b)], head, kernel_shape=[1, 1]))
         else:
-            mm = net.node("MatMul", [x, net.const(f"{head}.W", w)], f"{head}.mm")
-            outputs.append(net.node("Add", [mm, net.const(f"{head}.B", b)], head))
+            outputs.append(net.head(x, head, w, b, conv=stage == "pnet"))
     if net.taken != len(weights):
         raise ModelError(f"{stage}: {len(weights) - net.taken} MTCNN weights left unused")
 
