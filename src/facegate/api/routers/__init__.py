@@ -1,0 +1,10 @@
+"""The API's routers, one per resource; ROUTERS lists them in the order the app includes them.
+
+An endpoint's docstring is its operation's description in the OpenAPI schema, so the simple ones have none."""
+
+from fastapi import APIRouter
+
+from facegate.api.routers import events, keys, pages, people, recognition, samples, service
+
+ROUTERS: tuple[APIRouter, ...] = (service.router, people.router, samples.router, recognition.router, events.router,
+                                  keys.router, pages.router)

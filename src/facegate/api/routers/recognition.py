@@ -1,0 +1,66 @@
+"""/identify and /verify (gate or admin key): who is in a photo, and are two faces the same person."""
+
+import math
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+
+from facegate.api.dependencies import GateKey, ServiceDep
+from facegate.api.schemas import FaceOut, IdentifyOut, VerifyOut
+from facegate.api.uploads import decode_upload
+from facegate.gallery import NotFoundError
+from facegate.match.decision import UNKNOWN, Decision
+from facegate.match.nearest import DEFAULT_THRESHOLD
+from facegate.pipeline import FaceEmbedding
+
+router = APIRouter(tags=["recognition"])
+
+
+@router.post("/identify", response_model=IdentifyOut)
+def identify(svc: ServiceDep, key: GateKey, image: Annotated[UploadFile, File()]) -> IdentifyOut:
+    """Every face in the image: box, person or "unknown", score and decision. Writes one access event per face,
+    with the key's name as the gate id."""
+    found = svc.fg.represent(decode_upload(image, svc.settings))
+    embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
+    fitted, decisions = svc.identifier.decide(embeddings)
+    ids = [int(d.label) if d.known else None for d in decisions]
+    names = svc.gallery.names([i for i in ids if i is not None])
+    # a name of None: the person was deleted since the last fit, so the face counts as unknown
+    faces = [_face_out(f, d, person_id, names.get(person_id) if person_id is not None else None)
+             for f, d, person_id in zip(found, decisions, ids)]
+    event_ids = svc.gallery.add_events(key.name, [(f.person_id, f.decision, f.score, f.distance) for f in faces])
+    return IdentifyOut(faces=faces, gallery_revision=fitted.revision, identifier=fitted.kind, event_ids=event_ids)
+
+
+def _face_out(found: FaceEmbedding, decision: Decision, person_id: int | None, name: str | None) -> FaceOut:
+    """One identified face as the API reports it; without a name it is "unknown" whatever the decision said."""
+    distance = decision.distance if math.isfinite(decision.distance) else None
+    return FaceOut(box=tuple(round(float(v), 1) for v in found.face.box),
+                   detection_score=round(float(found.face.score), 4),
+                   person_id=person_id if name else None, name=name or UNKNOWN,
+                   decision="match" if name else "unknown",
+                   score=round(1.0 - distance**2 / 2, 4) if distance is not None else 0.0,
+                   probability=round(decision.probability, 4), distance=distance)
+
+
+@router.post("/verify", response_model=VerifyOut)
+def verify(svc: ServiceDep, _: GateKey, image: Annotated[UploadFile, File()],
+           other: Annotated[UploadFile | None, File()] = None,
+           person_id: Annotated[int | None, Form()] = None) -> VerifyOut:
+    """The largest face of `image` against the largest face of `other`, or against the nearest enrolled sample
+    of `person_id` (give exactly one of the two)."""
+    if (other is None) == (person_id is None):
+        raise HTTPException(422, "give either another image (`other`) or a `person_id`, not both or neither")
+    probe = svc.fg.embed_one(decode_upload(image, svc.settings)).embedding
+    if other is not None:
+        reference = svc.fg.embed_one(decode_upload(other, svc.settings)).embedding[None, :]
+        threshold = svc.fg.threshold
+    else:
+        reference = svc.gallery.embeddings_of(person_id)
+        if not len(reference):
+            raise NotFoundError(f"person {person_id} has no enrolled samples")
+        threshold = DEFAULT_THRESHOLD  # calibrated for the distance to the nearest of a person's samples
+    distance = float(np.linalg.norm(reference - probe, axis=1).min())
+    return VerifyOut(same=distance <= threshold, distance=round(distance, 4), threshold=threshold,
+                     person_id=person_id)

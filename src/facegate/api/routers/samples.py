@@ -1,0 +1,66 @@
+"""/people/{id}/samples and /samples: enrollment photos (admin adds and deletes), listings and thumbnails."""
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from facegate.api.dependencies import AdminKey, ServiceDep, ViewerKey
+from facegate.api.schemas import EnrollOut, EnrollVerdict, SampleOut
+from facegate.api.state import Service
+from facegate.api.uploads import check_pixels, read_upload
+from facegate.errors import ImageError
+from facegate.gallery.enroll import enroll_photo
+
+router = APIRouter(tags=["samples"])
+
+
+@router.post("/people/{person_id}/samples", response_model=EnrollOut, status_code=201,
+             responses={422: {"model": EnrollOut, "description": "every photo was refused (reasons per photo)"}})
+def add_samples(person_id: int, svc: ServiceDep, _: AdminKey, files: Annotated[list[UploadFile], File()],
+                largest: Annotated[bool, Form()] = False) -> EnrollOut | JSONResponse:
+    """Enroll one or many photos; each is checked and stored on its own, so each verdict is final."""
+    svc.gallery.person(person_id)
+    if len(files) > svc.settings.max_files:
+        raise HTTPException(413, f"at most {svc.settings.max_files} photos per request")
+    results = [_enroll_upload(svc, person_id, upload, largest) for upload in files]
+    accepted = sum(r.accepted for r in results)
+    out = EnrollOut(accepted=accepted, refused=len(results) - accepted, results=results)
+    svc.identifier.refresh()
+    return out if accepted else JSONResponse(out.model_dump(), status_code=422)
+
+
+def _enroll_upload(svc: Service, person_id: int, upload: UploadFile, largest: bool) -> EnrollVerdict:
+    """One photo's verdict: refused for its size or format before decoding, else enroll_photo's checks decide."""
+    name = upload.filename or "upload"
+    try:
+        data = read_upload(upload, svc.settings)
+        check_pixels(data, name, svc.settings)
+    except (HTTPException, ImageError) as exc:
+        return EnrollVerdict(filename=name, accepted=False, sample_id=None, figures={},
+                             reasons=[exc.detail if isinstance(exc, HTTPException) else str(exc)])
+    result = enroll_photo(svc.fg, svc.gallery, person_id, data, name, largest)
+    return EnrollVerdict(filename=result.filename, accepted=result.accepted, sample_id=result.sample_id,
+                         reasons=result.reasons, figures=result.figures)
+
+
+@router.get("/people/{person_id}/samples", response_model=list[SampleOut])
+def list_samples(person_id: int, svc: ServiceDep, _: ViewerKey) -> list[SampleOut]:
+    return [SampleOut(**{k: v for k, v in asdict(s).items() if k in SampleOut.model_fields})
+            for s in svc.gallery.samples(person_id)]
+
+
+@router.get("/samples/{sample_id}/thumbnail", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}}})
+def thumbnail(sample_id: int, svc: ServiceDep, _: ViewerKey) -> Response:
+    """The aligned 160×160 face crop of the sample (JPEG)."""
+    return Response(svc.gallery.thumbnail(sample_id), media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.delete("/samples/{sample_id}", status_code=204)
+def delete_sample(sample_id: int, svc: ServiceDep, _: AdminKey) -> Response:
+    svc.gallery.delete_sample(sample_id)
+    svc.identifier.refresh()
+    return Response(status_code=204)

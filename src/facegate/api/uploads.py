@@ -1,0 +1,44 @@
+"""Uploaded images: size and pixel limits checked before decoding, and decoding to RGB pixels."""
+
+import io
+
+import numpy as np
+from fastapi import HTTPException, UploadFile
+from PIL import Image, UnidentifiedImageError
+
+from facegate.api.state import Settings
+from facegate.errors import ImageError
+from facegate.imageio import load_image
+
+
+def read_upload(upload: UploadFile, settings: Settings) -> bytes:
+    """The upload's bytes; 413 when it is over the size limit, 422 when it is empty."""
+    data = upload.file.read(settings.max_upload_bytes + 1)
+    name = upload.filename or "upload"
+    if len(data) > settings.max_upload_bytes:
+        raise HTTPException(413, f"{name}: larger than the limit of {settings.max_upload_bytes:,} bytes")
+    if not data:
+        raise HTTPException(422, f"{name}: empty file")
+    return data
+
+
+def check_pixels(data: bytes, name: str, settings: Settings) -> None:
+    """413 when the image header claims more pixels than allowed (nothing is decoded)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageError(f"{name}: not an image file (or a format FaceGate cannot read)") from exc
+    if width * height > settings.max_pixels:
+        raise HTTPException(413, f"{name}: {width}×{height} pixels exceeds the limit of {settings.max_pixels:,}")
+
+
+def decode_upload(upload: UploadFile, settings: Settings) -> np.ndarray:
+    """An uploaded image as RGB pixels, or a 4xx saying what is wrong with it."""
+    data = read_upload(upload, settings)
+    name = upload.filename or "upload"
+    check_pixels(data, name, settings)
+    try:
+        return load_image(data)
+    except ImageError as exc:
+        raise ImageError(str(exc).replace("image bytes", name, 1)) from exc
