@@ -11,6 +11,7 @@ from pathlib import Path
 from facegate.cli import main
 
 RESULTS = Path(__file__).resolve().parent / "results"
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "media"  # this checkout's shared data
 
 if __name__ == "__main__":
-    sys.exit(main(["benchmark", "detect", "--out", str(RESULTS), *sys.argv[1:]]))
+    sys.exit(main(["benchmark", "detect", "--data", str(MEDIA), "--out", str(RESULTS), *sys.argv[1:]]))

@@ -17,7 +17,7 @@ from conftest import celebrity_photos
 
 
 def facegate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "facegate.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "facegate", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

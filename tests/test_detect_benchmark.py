@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
+import pytest
 from pathlib import Path
 
 import numpy as np
 
+from facegate.cli import build_parser, main
+from facegate.cli.benchmark import run_detect
 from facegate.detect.mtcnn import MTCNNDetector
 from facegate.experiments.detect_benchmark import (
     Counts,
@@ -14,8 +16,6 @@ from facegate.experiments.detect_benchmark import (
     match_noses,
     read_compreface,
     read_dlib_xml,
-    register_detect,
-    run_detect,
     score_photo,
 )
 from facegate.imageio import load_image
@@ -76,8 +76,13 @@ def test_mtcnn_min_face_20_finds_the_dlib_testing_faces(shared_data: Path, model
     assert total.recall >= 0.9 and total.precision >= 0.9, total
 
 
-def test_register_detect_adds_the_subcommand() -> None:
-    parser = argparse.ArgumentParser()
-    register_detect(parser.add_subparsers(dest="benchmark_command"))
-    args = parser.parse_args(["detect", "--min-faces", "40", "--no-haar", "--runs", "1"])
+def test_benchmark_detect_command_parses_its_options(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["benchmark", "detect", "--data", str(tmp_path), "--min-faces", "40",
+                                      "--no-haar", "--runs", "1"])
     assert args.handler is run_detect and args.min_faces == [40] and args.no_haar and args.runs == 1
+
+
+def test_benchmark_detect_without_its_data_is_one_clear_error(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["benchmark", "detect", "--data", str(tmp_path)]) == 2
+    assert "no dlib_faces/training.xml; pass --data" in capsys.readouterr().err

@@ -19,7 +19,8 @@ from PIL import Image
 from facegate import FaceGate
 from facegate.detect.base import Face
 from facegate.gallery import ConflictError, NotFoundError, open_gallery
-from facegate.gallery.command import person_photos, register
+from facegate.cli import main
+from facegate.cli.gallery import person_photos
 from facegate.gallery.database import MIGRATIONS
 from facegate.gallery.enroll import enroll_photo
 from facegate.gallery.identify import GalleryIdentifier, build_identifier
@@ -189,10 +190,7 @@ def test_identifier_refits_in_the_background(embedded: dict[str, np.ndarray], tm
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="facegate")
-    handlers = register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return handlers[args.command](args)
+    return main(argv)
 
 
 def test_enroll_people_identify_commands(enrollable: dict[str, list[Path]], tmp_path: Path,

@@ -11,7 +11,7 @@ from PIL import Image
 
 from facegate.detect.base import Face
 from facegate.experiments import lfw_benchmark as bench
-from facegate.experiments.benchmark_command import register
+from facegate.cli import main
 from facegate.experiments.feature_cache import FeatureCache, faces_from_array, faces_to_array
 from facegate.experiments.lfw import CENTRE_BOX, LFW_DIR, median_box, read_pairs, subject
 
@@ -157,11 +157,8 @@ def test_fresh_cache_computes_then_hits_with_identical_embeddings(fold1, tmp_pat
 @needs_lfw
 @pytest.mark.slow
 def test_benchmark_command_writes_report_and_plot(fold1, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    parser = argparse.ArgumentParser(prog="facegate")
-    handlers = register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["benchmark", "lfw", "--fold", "1", "--variants", "warp", "--no-devtrain",
-                              "--out", str(tmp_path)])
-    assert handlers[args.command](args) == 0
+    assert main(["benchmark", "lfw", "--fold", "1", "--variants", "warp", "--no-devtrain",
+                 "--out", str(tmp_path)]) == 0
     text = (tmp_path / "lfw.md").read_text()
     assert "MTCNN + warp (default)" in text and "99.38%" in text and "fold 1 only" in text
     assert (tmp_path / "lfw_roc.png").read_bytes()[:4] == b"\x89PNG"

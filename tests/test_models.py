@@ -25,7 +25,7 @@ from facegate.pipeline import FaceGate
 
 from conftest import celebrity_photos
 
-FACEGATE = [sys.executable, "-m", "facegate.cli"]
+FACEGATE = [sys.executable, "-m", "facegate"]
 
 
 def run_cli(args: list[str], home: Path, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from facegate.experiments.lfw import LFW_DIR
+from facegate.cli import main
 from facegate.experiments.openset_benchmark import (
     FPIRS,
     PROBES_FROM,
     Probes,
     protocol,
-    register_openset,
     strangers,
 )
 
@@ -53,11 +53,8 @@ def test_protocol_keeps_gallery_probes_impostors_and_background_apart() -> None:
 
 @needs_lfw
 def test_benchmark_command_on_a_slice_writes_table_and_det(tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser()
-    register_openset(parser.add_subparsers(dest="benchmark_command", required=True))
-    args = parser.parse_args(["openset", "--gallery-people", "20", "--impostor-people", "200", "--threads", "1",
-                              "--out", str(tmp_path)])
-    assert args.handler(args) == 0
+    assert main(["benchmark", "openset", "--gallery-people", "20", "--impostor-people", "200", "--threads", "1",
+                 "--out", str(tmp_path)]) == 0
     text = (tmp_path / "openset.md").read_text()
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in text.splitlines()
             if line.startswith("| ") and "photo" in line}

@@ -17,7 +17,8 @@ from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.models import ensure_models
 from facegate.pipeline import FaceGate
 from facegate.video.gallery_folder import FolderGallery, embed_gallery_folder
-from facegate.video.reader import VideoError, VideoFile
+from facegate.errors import VideoError
+from facegate.video.reader import VideoFile
 from facegate.video.recognizer import LabelledFace, VideoRecognizer
 from facegate.video.tracking import Track
 from facegate.video.watch import Watcher

@@ -17,3 +17,7 @@ class ModelError(FaceGateError):
 
 class FaceCountError(FaceGateError, ValueError):
     """An operation that needs exactly one face found none or several."""
+
+
+class VideoError(FaceGateError):
+    """A video or camera that cannot be opened, read or written."""

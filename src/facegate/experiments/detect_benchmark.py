@@ -8,9 +8,7 @@ boxes marked ignore='1' are neither missed nor make the detections on them false
 
 from __future__ import annotations
 
-import argparse
 import json
-import shlex
 import statistics
 import sys
 import time
@@ -29,15 +27,6 @@ DLIB_FILES = ("training.xml", "testing.xml")
 IOU_THRESHOLDS = (0.5, 0.3)
 
 
-def _default_media() -> Path:
-    for parent in Path(__file__).resolve().parents:
-        cand = parent / "shared" / "data" / "media"
-        if cand.is_dir():
-            return cand
-    return Path.cwd().parent / "shared" / "data" / "media"
-
-
-MEDIA_DIR = _default_media()
 
 
 @dataclass(frozen=True)
@@ -245,45 +234,3 @@ def report(rows: Sequence[Row], command: str, seconds: float, runs: int) -> str:
                          f"{rule} | {c.recall:.1%} | {c.precision:.1%} | {c.hits} | {c.misses} | "
                          f"{c.false_positives} | {row.ms_per_photo:.1f} |")
     return "\n".join(lines) + "\n"
-
-
-def add_detect_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `facegate benchmark detect` (benchmarks/detect.py runs the same command)."""
-    parser.add_argument("--data", type=Path, default=MEDIA_DIR, metavar="DIR",
-                        help=f"folder holding dlib_faces/ and compreface_samples/ (default: {MEDIA_DIR})")
-    parser.add_argument("--min-faces", type=int, nargs="+", default=[20, 40], metavar="PX",
-                        help="MTCNN minimum face sizes to compare (default: 20 40); Haar uses the smallest")
-    parser.add_argument("--no-haar", action="store_true", help="leave out the Haar cascade")
-    parser.add_argument("--runs", type=int, default=3, help="timed passes per detector and dataset (default: 3)")
-    parser.add_argument("--threads", type=int, help="ONNX Runtime threads for MTCNN (default: all usable cores)")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="write detect.md here")
-
-
-def run_detect(args: argparse.Namespace) -> int:
-    """Score every detector setting on both datasets, print the table, and write detect.md when --out is given."""
-    from facegate.errors import FaceGateError
-    from facegate.imageio import load_image
-
-    if not (args.data / "dlib_faces" / DLIB_FILES[0]).is_file():
-        raise FaceGateError(f"{args.data}: no dlib_faces/{DLIB_FILES[0]}; pass --data with the shared media folder")
-    started = time.monotonic()
-    sets = datasets(args.data)
-    images = {d.name: [load_image(p.path) for p in d.photos] for d in sets}
-    rows = [evaluate(name, detect, d, images[d.name], max(1, args.runs))
-            for name, detect in detectors(args.min_faces, not args.no_haar, args.threads).items() for d in sets]
-    command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
-    text = report(rows, command, time.monotonic() - started, max(1, args.runs))
-    print(text)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "detect.md").write_text(text)
-        print(f"wrote {args.out / 'detect.md'}", file=sys.stderr)
-    return 0
-
-
-def register_detect(benchmark_subparsers: argparse._SubParsersAction) -> None:
-    """Add `benchmark detect` (its handler is the parser's `handler` default)."""
-    p = benchmark_subparsers.add_parser("detect", help="detector recall/precision on dlib's and CompreFace's "
-                                                       "labelled photos, and ms per photo")
-    add_detect_arguments(p)
-    p.set_defaults(handler=run_detect)

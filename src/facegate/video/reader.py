@@ -10,17 +10,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facegate.errors import FaceGateError
+from facegate.errors import VideoError
 
 # Give up after this many unreadable frames in a row: the rest of the file is missing, not damaged.
 MAX_CONSECUTIVE_FAILURES = 10
 OUTPUT_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 
 CaptureFactory = Callable[[Any], Any]  # cv2.VideoCapture or anything with its isOpened/read/get/set/release
-
-
-class VideoError(FaceGateError):
-    """A video or camera that cannot be opened, read or written."""
 
 
 @dataclass

@@ -17,7 +17,8 @@ from typing import Any
 
 import cv2
 
-from facegate.video.reader import CaptureFactory, VideoError
+from facegate.errors import VideoError
+from facegate.video.reader import CaptureFactory
 from facegate.video.recognizer import VideoRecognizer, draw_labels
 from facegate.video.tracking import Track
 

@@ -7,22 +7,17 @@ import argparse
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facegate.cli.common import Subparsers, add_db_option, positive_int
 from facegate.errors import FaceGateError
 from facegate.imageio import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     from facegate.pipeline import FaceEmbedding
-
-def add_db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="URL", help="gallery database: a SQLite file or postgresql://user@host/db "
-                                                    "(default: $FACEGATE_HOME/gallery.db)")
-
 
 def person_photos(folder: Path) -> dict[str, list[Path]]:
     """{person: photos} from one sub-folder per person, or from files named after the person at the top level
@@ -145,10 +140,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
+def register(subparsers: Subparsers) -> None:
     """Add enroll, people, identify and search to the `facegate` command."""
-    from facegate.cli import positive_int
-
     enroll = subparsers.add_parser("enroll", help="enroll photos: one sub-folder per person, or files named after "
                                                   "the person")
     enroll.add_argument("folder", type=Path)
@@ -167,4 +160,5 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argp
     search.add_argument("--top", type=positive_int, default=5, metavar="K", help="samples per face (default: 5)")
     search.add_argument("--json", action="store_true")
     add_db_option(search)
-    return {"enroll": cmd_enroll, "people": cmd_people, "identify": cmd_identify, "search": cmd_search}
+    for parser, handler in ((enroll, cmd_enroll), (people, cmd_people), (identify, cmd_identify), (search, cmd_search)):
+        parser.set_defaults(handler=handler)

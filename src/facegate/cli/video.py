@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from facegate.video.reader import VideoError
+from facegate.cli.common import Subparsers, add_detection_options, positive_int
+from facegate.errors import VideoError
 
 if TYPE_CHECKING:
     from facegate.match.decision import Identifier
     from facegate.pipeline import FaceGate
     from facegate.video.recognizer import VideoRecognizer
-
-Handler = Callable[[argparse.Namespace], int]
-
 
 def _recognizer(args: argparse.Namespace) -> VideoRecognizer:
     """FaceGate + the known people (a photo folder, or the gallery database) → a VideoRecognizer."""
@@ -31,7 +29,7 @@ def _recognizer(args: argparse.Namespace) -> VideoRecognizer:
     return VideoRecognizer(fg, identifier, every=args.every)
 
 
-def _folder_identifier(fg: FaceGate, folder: Path, threshold: float) -> Identifier:
+def _folder_identifier(fg: FaceGate, folder: Path, threshold: float | None) -> Identifier:
     """Open-set nearest neighbour over a one-photo-per-person (or person sub-folder) gallery folder."""
     from facegate.match.nearest import NearestNeighbourIdentifier
     from facegate.video.gallery_folder import embed_gallery_folder
@@ -42,7 +40,8 @@ def _folder_identifier(fg: FaceGate, folder: Path, threshold: float) -> Identifi
     people = sorted(set(gallery.labels))
     print(f"facegate: gallery of {len(people)} people ({len(gallery.labels)} photos): {', '.join(people)}",
           file=sys.stderr)
-    return NearestNeighbourIdentifier(threshold=threshold).fit(gallery.embeddings, gallery.labels)
+    nearest = NearestNeighbourIdentifier() if threshold is None else NearestNeighbourIdentifier(threshold=threshold)
+    return nearest.fit(gallery.embeddings, gallery.labels)
 
 
 def _database_identifier(url: str) -> Identifier:
@@ -138,9 +137,6 @@ def _event_store(url: str, gate: str) -> Callable[[dict[str, Any]], None]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from facegate.cli import add_detection_options, positive_int
-    from facegate.match.nearest import DEFAULT_THRESHOLD
-
     known = p.add_mutually_exclusive_group(required=True)
     known.add_argument("--gallery", type=Path, metavar="DIR",
                        help="known people: DIR/<person>.jpg (one photo each) and/or DIR/<person>/*.jpg")
@@ -149,16 +145,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--every", type=positive_int, default=5, metavar="N",
                    help="scan the whole frame for new faces every N frames; tracked faces are followed on every "
                         "frame (default 5)")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help=f"with --gallery: distance to the nearest gallery photo beyond which a face is unknown "
-                        f"(default {DEFAULT_THRESHOLD}; --db uses the calibrated thresholds)")
+    p.add_argument("--threshold", type=float,
+                   help="with --gallery: distance to the nearest gallery photo beyond which a face is unknown "
+                        "(default: the nearest-neighbour identifier's; --db uses the calibrated thresholds)")
     add_detection_options(p)
 
 
-def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
-    """Add the `video` and `watch` parsers; return their handlers."""
-    from facegate.cli import positive_int
-
+def register(sub: Subparsers) -> None:
+    """Add the `video` and `watch` parsers."""
     video = sub.add_parser("video", help="write a video back with every face boxed and named; one event per track")
     video.add_argument("input", type=Path, help="video file")
     video.add_argument("--out", type=Path, required=True, metavar="OUTPUT.mp4", help=".mp4/.m4v/.mov or .avi; "
@@ -174,4 +168,5 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
                        help="give up after N failed reconnections in a row (default: keep trying)")
     watch.add_argument("--gate", default="watch", help="gate name of the access events stored with --db")
     _common(watch)
-    return {"video": cmd_video, "watch": cmd_watch}
+    video.set_defaults(handler=cmd_video)
+    watch.set_defaults(handler=cmd_watch)

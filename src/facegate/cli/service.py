@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
-from facegate.gallery.command import add_db_option
+from facegate.cli.common import Subparsers, add_db_option
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -40,7 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
+def register(subparsers: Subparsers) -> None:
     """Add keys and serve to the `facegate` command."""
     keys = subparsers.add_parser("keys", help="API keys for the gate service")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
@@ -59,4 +58,5 @@ def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argp
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-upload-mb", type=int, default=10, metavar="MB", help="size limit per image")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    return {"keys": cmd_keys, "serve": cmd_serve}
+    keys.set_defaults(handler=cmd_keys)
+    serve.set_defaults(handler=cmd_serve)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 from facegate.archive import ArchiveError
-
-Handler = Callable[[argparse.Namespace], int]
+from facegate.cli.common import Subparsers
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -30,8 +28,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
-    """Add the `index` parser; return its handler."""
+def register(sub: Subparsers) -> None:
+    """Add the `index` parser."""
     index = sub.add_parser("index", help="embed every face of a photo archive in parallel (Ray), resumably, into "
                                          "Parquet or the gallery database")
     index.add_argument("dir", type=Path, help="photo folder (searched at any depth)")
@@ -44,4 +42,4 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:
     index.add_argument("--workers", type=int, metavar="N", help="worker actors, one CPU and one pipeline each "
                                                                 "(default: one per CPU)")
     index.add_argument("--batch-size", type=int, default=16, metavar="B", help="photos per worker call (default 16)")
-    return {"index": cmd_index}
+    index.set_defaults(handler=cmd_index)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from facegate.cli.common import Subparsers
 from facegate.errors import FaceGateError
 
 
@@ -15,13 +15,26 @@ class ExperimentError(FaceGateError, ValueError):
 
 
 def _models(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated model names, each one the experiment knows ("all" for every one)."""
     from facegate.experiments.runner import ALL_MODELS
 
+    if text == "all":
+        return ALL_MODELS
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in ALL_MODELS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"unknown model(s) {unknown}; choose from {','.join(ALL_MODELS)}")
     return names
+
+
+def _open_set_model(text: str) -> str | None:
+    """An argparse type: the one model of the open-set test, or "none" to skip it."""
+    if text == "none":
+        return None
+    names = _models(text)
+    if len(names) != 1:
+        raise argparse.ArgumentTypeError(f"give one model, not {len(names)}")
+    return names[0]
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -44,7 +57,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     train, val = cache.folder(train_dir, "embedding train"), cache.folder(val_dir, "embedding val")
     if len(set(train.labels)) < 2:
         raise ExperimentError(f"{train_dir} has faces of {len(set(train.labels))} person; need at least 2")
-    open_set = None if args.open_set == "none" else args.open_set
+    open_set = args.open_set
     background = lfw_background(set(train.labels) | set(val.labels)) if open_set else None
     if open_set and background is None:
         print("LFW not found: open-set calibration without background strangers", file=sys.stderr)
@@ -60,24 +73,24 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
-    """Add the `experiment` subcommand; returns its handler."""
-    from facegate.experiments.runner import ALL_MODELS
-
+def register(subparsers: Subparsers) -> None:
+    """Add the `experiment` subcommand."""
     p = subparsers.add_parser("experiment", help="compare the study's classifiers and ensembles; write a report")
     p.add_argument("--scenario", type=int, choices=[1, 2, 3],
                    help="the study's scenario on the 5-celebrity photos (2, 3: stylised training stand-in)")
     p.add_argument("--train", type=Path, metavar="DIR", help="training photos, one sub-folder per person")
     p.add_argument("--val", type=Path, metavar="DIR", help="validation photos, one sub-folder per person")
-    p.add_argument("--models", type=_models, default=ALL_MODELS, metavar="A,B,...",
-                   help=f"models to compare (default all: {','.join(ALL_MODELS)})")
+    p.add_argument("--models", type=_models, default="all", metavar="A,B,...",
+                   help="models to compare: lr,cart,svc,bayes,knn,ada,bag,rf,et (the study's learners), "
+                        "stacked, sl (Super Learner), dsl (Deep Super Learner); default all")
     p.add_argument("--folds", type=int, default=5, metavar="K", help="k of every stratified k-fold (default 5)")
     p.add_argument("--repeats", type=int, default=2, metavar="R",
                    help="repeats of the k-fold accuracy boxplot (default 2; 0 skips it)")
-    p.add_argument("--open-set", default="svc", choices=[*ALL_MODELS, "none"],
-                   help="classifier for the held-out-person open-set test (default svc)")
+    p.add_argument("--open-set", type=_open_set_model, default="svc", metavar="MODEL",
+                   help="classifier for the held-out-person open-set test: one of --models' names, or none "
+                        "(default svc)")
     p.add_argument("--fpir", type=float, default=0.01, help="target false-positive identification rate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn")
     p.add_argument("--report", type=Path, required=True, metavar="OUT/", help="folder for report.html/.md and plots")
-    return {"experiment": cmd_experiment}
+    p.set_defaults(handler=cmd_experiment)

@@ -1,0 +1,39 @@
+"""The `facegate` command: one module per command group, each adding its parsers with a `handler` default.
+
+Every user error ends in one clear line on stderr and a non-zero exit. Nothing outside this package imports it,
+and it imports the heavy stages (ONNX Runtime, OpenCV, scikit-learn) only inside handlers, so `--help` is quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from facegate import __version__
+from facegate.cli import archive, benchmark, experiment, faces, gallery, models, service, video
+from facegate.errors import FaceGateError
+
+GROUPS = (models, faces, gallery, service, video, experiment, benchmark, archive)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: every group's subcommands under one parser."""
+    parser = argparse.ArgumentParser(prog="facegate", description="Face recognition: detect, embed, verify, identify.")
+    parser.add_argument("--version", action="version", version=f"facegate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; FaceGate's own errors become one line and exit 2, Ctrl-C exits 130."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except FaceGateError as exc:
+        print(f"facegate: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("facegate: interrupted", file=sys.stderr)
+        return 130

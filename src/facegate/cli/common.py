@@ -1,0 +1,53 @@
+"""What every `facegate` command group shares: argument types, option groups, and how the CLI talks to the user."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from facegate.pipeline import FaceGate
+
+Subparsers = argparse._SubParsersAction
+
+
+def say(msg: str) -> None:
+    """One status line on stderr (stdout stays for results a script may parse)."""
+    print(f"facegate: {msg}", file=sys.stderr, flush=True)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number ≥ 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
+def add_detection_options(p: argparse.ArgumentParser) -> None:
+    """--detector, --min-face and --alignment: how faces are found and cropped (FaceGate's arguments)."""
+    p.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn")
+    p.add_argument("--min-face", type=positive_int, default=20, metavar="PX", help="smallest face side to find")
+    p.add_argument("--alignment", choices=["warp", "crop"], default="warp")
+
+
+def add_precision_option(p: argparse.ArgumentParser) -> None:
+    """--precision: fp32 FaceNet, or the int8 copy checked against it on this CPU."""
+    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
+                   help="FaceNet weights: int8 is 2-3x faster, distances within 0.02 of fp32 (built and checked on "
+                        "first use; falls back to fp32 where this CPU cannot hold that)")
+
+
+def add_db_option(p: argparse.ArgumentParser) -> None:
+    """--db: which gallery database a command reads or writes."""
+    p.add_argument("--db", metavar="URL", help="gallery database: a SQLite file or postgresql://user@host/db "
+                                               "(default: $FACEGATE_DB, else $FACEGATE_HOME/gallery.db)")
+
+
+def facegate_from(args: argparse.Namespace) -> FaceGate:
+    """The pipeline configured by the command's detection and precision options (defaults where it has none)."""
+    from facegate.pipeline import FaceGate  # imported here: `facegate --help` loads no model code
+
+    return FaceGate(detector=getattr(args, "detector", "mtcnn"), min_face=getattr(args, "min_face", 20),
+                    alignment=getattr(args, "alignment", "warp"), precision=getattr(args, "precision", "fp32"))
