@@ -9,6 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from facegate.match import UNKNOWN
+from facegate.match.calibration import TemperatureScaledClassifier
 from facegate.match.openset import (
     PRIOR_DISTANCE,
     CalibrationError,
@@ -31,6 +32,10 @@ def _gallery(people: int = 5, per_person: int = 12, spread: float = 0.25, seed: 
     X = _unit(np.repeat(centres, per_person, axis=0) + spread * rng.normal(size=(people * per_person, 128)) / np.sqrt(128))
     y = np.repeat([f"p{i}" for i in range(people)], per_person)
     return X, y, centres
+
+
+def _is_scaled_logistic_regression(model) -> bool:
+    return isinstance(model, TemperatureScaledClassifier) and isinstance(model.estimator_, LogisticRegression)
 
 
 def test_nearest_own_distance_looks_only_at_the_candidates_samples() -> None:
@@ -122,16 +127,16 @@ def test_no_faces_give_no_decisions() -> None:
 def test_small_galleries_calibrate_with_the_default_classifier(people: int, per_person: int, folds: int) -> None:
     X, y, _ = _gallery(people=people, per_person=per_person, seed=people)
     identifier = OpenSetIdentifier(folds=folds).fit(X, y)
-    assert type(identifier.classifier_).__name__ == "LogisticRegression"
+    assert _is_scaled_logistic_regression(identifier.classifier_)
     assert len(identifier.impostor_) == len(y) and len(identifier.genuine_) > 0  # everyone held out once
     assert identifier.distance_threshold_ <= prior_distance(0.01, people)  # too few strangers: the prior caps
     assert list(identifier.predict(X)) == list(y)
 
 
-def test_large_galleries_also_default_to_logistic_regression() -> None:
+def test_large_galleries_also_default_to_scaled_logistic_regression() -> None:
     X, y, _ = _gallery(people=12, per_person=10, seed=3)
     identifier = OpenSetIdentifier().fit(X, y)
-    assert type(identifier.classifier_).__name__ == "LogisticRegression"
+    assert _is_scaled_logistic_regression(identifier.classifier_)
     assert list(identifier.predict(X)) == list(y)
 
 

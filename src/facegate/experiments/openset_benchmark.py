@@ -35,7 +35,7 @@ from facegate.experiments.lfw_benchmark import (
 from facegate.experiments.machine import describe_machine
 from facegate.match.learners import study_learners
 from facegate.match.nearest import pairwise_distances
-from facegate.match.openset import nearest_own_distance
+from facegate.match.openset import default_classifier, nearest_own_distance
 from facegate.match.stacking import StackedEnsemble
 from facegate.match.superlearner import SuperLearnerClassifier
 
@@ -233,10 +233,8 @@ COHORT_K = 20
 
 
 def _ensemble_learners() -> list[tuple[str, ClassifierMixin]]:
-    """Level-0 learners for the ensembles: the study's linear ones (SVC's Platt folds cut to 3: a 5-photo person
-    leaves 4 in each ensemble fold) and k-nearest neighbours."""
-    learners = study_learners(0, ("lr", "svc", "knn"))
-    return [(n, clone(m).set_params(cv=3) if n == "svc" else m) for n, m in learners]
+    """Level-0 learners for the ensembles: the study's linear ones and k-nearest neighbours."""
+    return study_learners(0, ("lr", "svc", "knn"))
 
 
 def methods(photo_counts: Sequence[int] = (1, 3, 5)) -> list[Method]:
@@ -248,10 +246,10 @@ def methods(photo_counts: Sequence[int] = (1, 3, 5)) -> list[Method]:
                  Method(f"NN + flip TTA, {n} photo(s)", "warp+flip", n),
                  Method(f"NN + flip + cohort norm, {n} photo(s)", "warp+flip", n, COHORT_K)]
     n = max(photo_counts)
-    svc = clone(study_learners(0, ("svc",))[0][1]).set_params(cv=min(5, n))
-    lr = study_learners(0, ("lr",))[0][1]
+    svc = study_learners(0, ("svc",))[0][1]
     rows += [Method(f"SVC + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K, svc),
-             Method(f"LR (open-set default) + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K, lr),
+             Method(f"LR (open-set default) + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K,
+                    default_classifier()),
              Method(f"Stacked + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K,
                     StackedEnsemble(_ensemble_learners(), folds=min(5, n), random_state=0)),
              Method(f"Super Learner + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K,

@@ -4,25 +4,28 @@ out-of-fold class probabilities (scikit-learn's StackingClassifier underneath)."
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import ClassifierMixin, clone
 from sklearn.ensemble import StackingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from facegate.match.learners import Learners, study_learners
-from facegate.match.superlearner import RandomState, stratified_folds
+from facegate.match.calibration import RandomState, stratified_folds, validate_classes
+from facegate.match.learners import LearnerComposition, Learners
 
 # The study's stacking run: ">lr >knn >cart >svm >bayes >stacking", a logistic regression on top.
 STACK_LEVEL0 = ("lr", "knn", "cart", "svc", "bayes")
 
 
-class StackedEnsemble(ClassifierMixin, BaseEstimator):
+class StackedEnsemble(ClassifierMixin, LearnerComposition):
     """Level-1 `meta_learner` (None → LogisticRegression) fit on the level-0 learners' out-of-fold probabilities.
 
-    learners: (name, estimator) pairs; None → the study's five (lr, knn, cart, svc, bayes).
-    passthrough: also give the meta-learner the original features. Fitted: stack_ (the StackingClassifier).
+    learners: (name, estimator) pairs; None → the study's five (lr, knn, cart, svc, bayes). Their parameters and
+    the meta-learner's are this estimator's too (`set_params(lr__C=5)`, `meta_learner__C`).
+    passthrough: also give the meta-learner the original features. Needs 2 samples of every class (the
+    meta-learner learns from out-of-fold predictions). Fitted: stack_ (the StackingClassifier).
     """
+
+    default_learners = STACK_LEVEL0
 
     def __init__(self, learners: Learners | None = None, meta_learner: ClassifierMixin | None = None,
                  folds: int = 5, passthrough: bool = False, random_state: RandomState = None) -> None:
@@ -33,17 +36,15 @@ class StackedEnsemble(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> StackedEnsemble:
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        if len(np.unique(y)) < 2:
-            raise ValueError(f"StackedEnsemble needs samples of at least 2 classes, got {len(np.unique(y))} class")
-        seed = self.random_state if isinstance(self.random_state, int) else None
-        learners = self.learners if self.learners is not None else study_learners(seed, STACK_LEVEL0)
+        X, y, classes, y_index = validate_classes(self, X, y)
+        cv = stratified_folds(y, self.folds, self.random_state)
+        if cv is None:
+            raise ValueError(f"StackedEnsemble needs at least 2 samples of every class to cross-validate its level-0 "
+                             f"learners; {classes[np.bincount(y_index).argmin()]!r} has 1")
         meta = clone(self.meta_learner) if self.meta_learner is not None else LogisticRegression(C=10.0, max_iter=2000)
         self.stack_ = StackingClassifier(
-            estimators=[(name, clone(est)) for name, est in learners], final_estimator=meta,
-            cv=stratified_folds(y, self.folds, self.random_state), stack_method="predict_proba",
-            passthrough=self.passthrough,
+            estimators=[(name, clone(est)) for name, est in self.learner_list()], final_estimator=meta,
+            cv=cv, stack_method="predict_proba", passthrough=self.passthrough,
         ).fit(X, y)
         self.classes_ = self.stack_.classes_
         return self
