@@ -123,8 +123,8 @@ def evaluate_model(name: str, train: LabelledFaces, val: LabelledFaces, classes:
     full[:, columns] = proba
     truth = np.searchsorted(classes, val.labels)
     predicted = classes[full.argmax(axis=1)]
-    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=random_state)
-    cv_scores = (cross_val_score(build_model(name, folds, random_state), X_train, train.labels, cv=cv)
+    repeated = RepeatedStratifiedKFold(n_splits=folds, n_repeats=max(repeats, 1), random_state=random_state)
+    cv_scores = (cross_val_score(build_model(name, folds, random_state), X_train, train.labels, cv=repeated)
                  if repeats > 0 else np.zeros(0))
     result = ModelResult(
         name=name,
