@@ -76,8 +76,9 @@ def test_open_set_super_learner_on_two_photos_per_person(celebrity_embeddings: E
 
 
 def test_one_photo_per_person(celebrity_embeddings: Embeddings) -> None:
-    """Nothing can be held out: the Super Learner weights its learners equally, the SVC keeps its own scale, the
-    stack and the open-set identifier refuse (the gallery then uses nearest-neighbour identification)."""
+    """Nothing can be held out: the Super Learner weights its learners equally (the deep one stops at one layer),
+    the SVC keeps its own scale, the stack and the open-set identifier refuse (the gallery then uses
+    nearest-neighbour identification)."""
     X, y = first_photos(celebrity_embeddings, 1)
     X_val, y_val = celebrity_embeddings["val"]
     with pytest.warns(UserWarning, match="single sample"):
@@ -85,6 +86,9 @@ def test_one_photo_per_person(celebrity_embeddings: Embeddings) -> None:
     assert sl.weights_method_ == "equal" and np.allclose(sl.weights_, 1 / 9) and sl.oof_proba_ is None
     assert list(sl.predict(X_val)) == list(y_val)
     assert true_class_probability(sl, X_val, y_val).mean() == pytest.approx(0.466, abs=0.02)
+    with pytest.warns(UserWarning, match="single sample"):
+        deep = DeepSuperLearnerClassifier(random_state=0).fit(X, y)
+    assert deep.n_layers_ == 1 and list(deep.predict(X_val)) == list(y_val)
     svc = _svc().fit(X, y)
     assert svc.temperature_ == 1.0 and list(svc.predict(X_val)) == list(y_val)
     assert true_class_probability(svc, X_val, y_val).mean() == pytest.approx(0.694, abs=0.02)
