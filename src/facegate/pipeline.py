@@ -97,11 +97,12 @@ class FaceGate:
 
     @cached_property
     def embedder(self) -> Embedder:
+        """FaceNet at the chosen precision; int8 only where it holds on this CPU (checked once; else fp32)."""
         model = self.models.facenet
         if self.precision == "int8":
-            from facegate.models.facenet_int8 import ensure_facenet_int8
+            from facegate.models.facenet_int8 import facenet_for_precision
 
-            model = ensure_facenet_int8(self.models)
+            model = facenet_for_precision(self.models, self.precision)
         return Embedder(model, batch_size=self.batch_size, threads=self.threads)
 
     def detect(self, image: ImageInput) -> list[Face]:

@@ -7,6 +7,7 @@ and it imports the heavy stages (ONNX Runtime, OpenCV, scikit-learn) only inside
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from facegate import __version__
@@ -26,9 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_library_messages() -> None:
+    """The library logs; the command shows its progress and warnings on stderr as `facegate: …` lines."""
+    logger = logging.getLogger("facegate")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("facegate: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; FaceGate's own errors become one line and exit 2, Ctrl-C exits 130."""
     args = build_parser().parse_args(argv)
+    _show_library_messages()
     try:
         return int(args.handler(args))
     except FaceGateError as exc:

@@ -74,6 +74,16 @@ class ModelFiles:
         return self.root / "models" / "facenet_int8.onnx"
 
     @property
+    def int8_faces(self) -> Path:
+        """The aligned calibration faces the int8 model was built from, kept to check it on each CPU."""
+        return self.root / "models" / "facenet_int8_faces.npz"
+
+    @property
+    def int8_checks(self) -> Path:
+        """int8-vs-fp32 verdicts, one per CPU signature (models/facenet_int8.py)."""
+        return self.root / "models" / "facenet_int8_checks.json"
+
+    @property
     def pnet(self) -> Path:
         return self.root / "models" / "mtcnn_pnet.onnx"
 
