@@ -16,8 +16,9 @@ import sys
 
 import numpy as np
 
+import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
 from facegate.experiments.feature_cache import FeatureCache
-from facegate.experiments.lfw import LFW_DIR, read_pairs
+from facegate.experiments.lfw import lfw_dir, read_pairs
 from facegate.experiments.lfw_benchmark import (
     DEFAULT_VARIANT,
     VARIANTS,
@@ -33,7 +34,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all usable cores)")
     args = parser.parse_args()
-    files = unique_files(read_pairs(LFW_DIR / "pairsDevTrain.txt"))
+    files = unique_files(read_pairs(lfw_dir() / "pairsDevTrain.txt"))
     cache = FeatureCache()
     embeddings, fallback = LFWEmbedder(cache, threads=args.threads).embeddings(files, VARIANTS[DEFAULT_VARIANT])
     cache.close()

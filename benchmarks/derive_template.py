@@ -12,8 +12,9 @@ import argparse
 import numpy as np
 from tqdm import tqdm
 
+import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
 from facegate.align import crop_matrix
-from facegate.experiments.lfw import LFW_DIR, read_pairs, pair_files
+from facegate.experiments.lfw import lfw_dir, read_pairs, pair_files
 from facegate.imageio import load_image
 from facegate.pipeline import FaceGate
 
@@ -22,7 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=1500, help="photos to use")
     args = parser.parse_args()
-    files = sorted({f for pair in read_pairs(LFW_DIR / "pairsDevTrain.txt") for f in pair_files(pair)})[: args.limit]
+    files = sorted({f for pair in read_pairs(lfw_dir() / "pairsDevTrain.txt") for f in pair_files(pair)})[: args.limit]
     fg = FaceGate(alignment="crop")
     points = []
     for path in tqdm(files, desc="landmarks"):

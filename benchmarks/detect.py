@@ -8,10 +8,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from shared_data import SHARED_DATA
 from facegate.cli import main
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "media"  # this checkout's shared data
+MEDIA = SHARED_DATA / "media"
 
 if __name__ == "__main__":
     sys.exit(main(["benchmark", "detect", "--data", str(MEDIA), "--out", str(RESULTS), *sys.argv[1:]]))

@@ -22,9 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
 from facegate.archive.index import index_archive, list_photos, ray_cluster
 from facegate.archive.store import ParquetStore
-from facegate.experiments.lfw import LFW_DIR
+from facegate.experiments.lfw import lfw_dir
 from facegate.experiments.machine import describe_machine
 from facegate.onnx_session import default_threads
 from facegate.pipeline import FaceGate
@@ -34,9 +35,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def make_archive(count: int, root: Path) -> list[str]:
     """The first `count` LFW photos copied under root/<person>/; their relative paths."""
-    photos = sorted((LFW_DIR / "images_deepfunneled").glob("*/*.jpg"))[:count]
+    photos = sorted((lfw_dir() / "images_deepfunneled").glob("*/*.jpg"))[:count]
     if len(photos) < count:
-        sys.exit(f"benchmarks/index.py: {count} LFW photos wanted, {len(photos)} found under {LFW_DIR}")
+        sys.exit(f"benchmarks/index.py: {count} LFW photos wanted, {len(photos)} found under {lfw_dir()}")
     for photo in photos:
         (root / photo.parent.name).mkdir(exist_ok=True)
         shutil.copy(photo, root / photo.parent.name / photo.name)

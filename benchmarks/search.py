@@ -33,8 +33,9 @@ import faiss
 import numpy as np
 from threadpoolctl import threadpool_info
 
+import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
 from facegate.experiments.embedding_cache import EmbeddingCache
-from facegate.experiments.lfw import LFW_DIR
+from facegate.experiments.lfw import lfw_dir
 from facegate.experiments.machine import describe_machine
 from facegate.match.vector_index import EXACT_LIMIT, FAISS_THREADS, VectorIndex, ivf_lists, ivf_probes
 
@@ -61,7 +62,7 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 def real_faces() -> tuple[np.ndarray, np.ndarray]:
     """Stored (people×3) and held-out (one per person) embeddings of LFW photos, computed once and cached."""
-    folder = LFW_DIR / "images_deepfunneled"
+    folder = lfw_dir() / "images_deepfunneled"
     if not folder.is_dir():
         sys.exit(f"{folder}: not found; set $FACEGATE_LFW to the LFW folder")
     people = [d for d in sorted(folder.iterdir()) if len(list(d.glob("*.jpg"))) > STORED_PER_PERSON][:PEOPLE]

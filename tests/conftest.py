@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from facegate import FaceGate
 from facegate.models import ModelFiles, ensure_models
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+os.environ.setdefault("FACEGATE_LFW", str(SHARED_DATA / "lfw"))  # the checkout's LFW, unless the user names another
 
 
 def celebrity_photos(models: ModelFiles, split: str) -> list[Path]:

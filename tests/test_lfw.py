@@ -13,10 +13,10 @@ from facegate.detect.base import Face
 from facegate.experiments import lfw_benchmark as bench
 from facegate.cli import main
 from facegate.experiments.feature_cache import FeatureCache, faces_from_array, faces_to_array
-from facegate.experiments.lfw import CENTRE_BOX, LFW_DIR, median_box, read_pairs, subject
+from facegate.experiments.lfw import CENTRE_BOX, configured_lfw, lfw_dir, median_box, read_pairs, subject
 
-HAVE_LFW = (LFW_DIR / "pairs.txt").is_file()
-needs_lfw = pytest.mark.skipif(not HAVE_LFW, reason=f"LFW data not present at {LFW_DIR} (set $FACEGATE_LFW)")
+HAVE_LFW = configured_lfw() is not None
+needs_lfw = pytest.mark.skipif(not HAVE_LFW, reason="LFW data not present (set $FACEGATE_LFW)")
 
 
 def face(x1: float, y1: float, x2: float, y2: float, landmarks: bool = False) -> Face:
@@ -29,7 +29,7 @@ def face(x1: float, y1: float, x2: float, y2: float, landmarks: bool = False) ->
 
 @needs_lfw
 def test_pairs_txt_has_ten_balanced_folds() -> None:
-    pairs = read_pairs(LFW_DIR / "pairs.txt")
+    pairs = read_pairs(lfw_dir() / "pairs.txt")
     assert len(pairs) == 6000
     for fold in range(10):
         in_fold = [p for p in pairs if p.fold == fold]
@@ -107,7 +107,7 @@ def test_feature_cache_computes_once_per_file_content(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def fold1() -> tuple[list, np.ndarray, bench.LFWEmbedder]:
-    pairs, folds, _ = bench.protocol_pairs(read_pairs(LFW_DIR / "pairs.txt"), fold=1)
+    pairs, folds, _ = bench.protocol_pairs(read_pairs(lfw_dir() / "pairs.txt"), fold=1)
     return pairs, folds, bench.LFWEmbedder(FeatureCache())
 
 

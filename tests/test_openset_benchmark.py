@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facegate.experiments.lfw import LFW_DIR
+from facegate.experiments.lfw import configured_lfw
 from facegate.cli import main
 from facegate.experiments.openset_benchmark import (
     FPIRS,
@@ -18,8 +18,7 @@ from facegate.experiments.openset_benchmark import (
     strangers,
 )
 
-needs_lfw = pytest.mark.skipif(not (LFW_DIR / "pairsDevTrain.txt").is_file(),
-                               reason=f"LFW is not at {LFW_DIR} (set $FACEGATE_LFW)")
+needs_lfw = pytest.mark.skipif(configured_lfw() is None, reason="LFW is not set up (set $FACEGATE_LFW)")
 
 
 def test_fnir_at_fpir_counts_wrong_candidates_and_scores_over_the_threshold() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from facegate import settings
 from facegate.cpu import int8_saturates
 
 
@@ -17,10 +18,7 @@ def usable_cores() -> int:
 
 def default_threads() -> int:
     """Threads per session: `$FACEGATE_THREADS`, else the cores this process may use."""
-    env = os.environ.get("FACEGATE_THREADS")
-    if env:
-        return max(1, int(env))
-    return usable_cores()
+    return settings.current().threads or usable_cores()
 
 
 def make_session(path: Path, threads: int | None = None) -> ort.InferenceSession:

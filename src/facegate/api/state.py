@@ -1,8 +1,8 @@
 """Server settings and the Service that every request handler shares (one per app, kept on app.state)."""
 
-import os
 from dataclasses import dataclass, field
 
+from facegate import settings
 from facegate.gallery import Gallery
 from facegate.gallery.identify import GalleryIdentifier
 from facegate.pipeline import FaceGate
@@ -13,10 +13,10 @@ class Settings:
     """Server settings: the database (default: $FACEGATE_DB, else SQLite at $FACEGATE_HOME/gallery.db) and the
     upload limits."""
 
-    db: str | None = field(default_factory=lambda: os.environ.get("FACEGATE_DB"))
-    max_upload_bytes: int = 10 * 1024 * 1024  # per image
-    max_pixels: int = 25_000_000  # per image, checked from the header before decoding
-    max_files: int = 50  # per enrollment request
+    db: str | None = field(default_factory=lambda: settings.current().db)
+    max_upload_bytes: int = field(default_factory=lambda: settings.current().max_upload_mb * 1024 * 1024)  # per image
+    max_pixels: int = field(default_factory=lambda: settings.current().max_pixels)  # per image, from the header
+    max_files: int = field(default_factory=lambda: settings.current().max_files)  # per enrollment request
 
 
 @dataclass

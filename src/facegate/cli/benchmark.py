@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from facegate.cli.common import Subparsers, positive_int, say
+from facegate.cli.common import Subparsers, add_lfw_option, positive_int, say, use_lfw_option
 from facegate.errors import FaceGateError
 
 
@@ -44,11 +44,10 @@ def run_lfw(args: argparse.Namespace) -> int:
     """Score the chosen variants under the 10-fold protocol, print the table, write report and ROC plot."""
     from facegate.experiments import lfw_benchmark as bench
     from facegate.experiments.feature_cache import FeatureCache
-    from facegate.experiments.lfw import LFW_DIR, read_pairs
+    from facegate.experiments.lfw import lfw_dir, read_pairs
 
-    pairs_file = LFW_DIR / "pairs.txt"
-    if not pairs_file.is_file():
-        raise FaceGateError(f"{pairs_file}: not found; set $FACEGATE_LFW to the LFW folder")
+    use_lfw_option(args)
+    pairs_file = lfw_dir() / "pairs.txt"
     started = time.monotonic()
     pairs, folds, protocol = bench.protocol_pairs(read_pairs(pairs_file), args.fold)
     cache = FeatureCache(args.cache)
@@ -57,7 +56,7 @@ def run_lfw(args: argparse.Namespace) -> int:
     results = [bench.run_variant(embedder, pairs, folds, bench.VARIANTS[key]) for key in variants]
     devtrain = None
     if not args.no_devtrain:
-        train, test = (read_pairs(LFW_DIR / name) for name in ("pairsDevTrain.txt", "pairsDevTest.txt"))
+        train, test = (read_pairs(lfw_dir() / name) for name in ("pairsDevTrain.txt", "pairsDevTest.txt"))
         devtrain = bench.global_threshold(embedder, train, test, bench.VARIANTS[bench.DEFAULT_VARIANT])
     seconds = time.monotonic() - started
     cache.close()
@@ -92,11 +91,13 @@ def run_openset(args: argparse.Namespace) -> int:
     """LFW open-set identification (the benchmark module prints and writes its own report)."""
     from facegate.experiments.openset_benchmark import run_openset as run
 
+    use_lfw_option(args)
     return run(args)
 
 
 def _common(p: argparse.ArgumentParser, report: str) -> None:
-    """--out, --cache and --threads, shared by every benchmark."""
+    """--lfw, --out, --cache and --threads, shared by the LFW benchmarks."""
+    add_lfw_option(p)
     p.add_argument("--out", type=Path, metavar="DIR", help=f"write {report} (and its plot) here")
     p.add_argument("--cache", type=Path, metavar="DIR", help="feature cache folder (default: in the model cache)")
     p.add_argument("--threads", type=positive_int, help="ONNX Runtime threads (default: all usable cores)")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,3 +53,15 @@ def facegate_from(args: argparse.Namespace) -> FaceGate:
 
     return FaceGate(detector=getattr(args, "detector", "mtcnn"), min_face=getattr(args, "min_face", 20),
                     alignment=getattr(args, "alignment", "warp"), precision=getattr(args, "precision", "fp32"))
+
+
+def add_lfw_option(p: argparse.ArgumentParser) -> None:
+    """--lfw: the LFW folder the benchmarks and the experiment's open-set strangers read."""
+    p.add_argument("--lfw", type=Path, metavar="DIR", help="LFW folder holding images_deepfunneled/ and pairs.txt "
+                                                           "(default: $FACEGATE_LFW)")
+
+
+def use_lfw_option(args: argparse.Namespace) -> None:
+    """Make --lfw the setting for this command (it takes precedence over $FACEGATE_LFW)."""
+    if args.lfw is not None:
+        os.environ["FACEGATE_LFW"] = str(args.lfw.expanduser().resolve())

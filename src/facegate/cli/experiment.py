@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from facegate.cli.common import Subparsers
+from facegate.cli.common import Subparsers, add_lfw_option, use_lfw_option
 from facegate.errors import FaceGateError
 
 
@@ -58,9 +58,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if len(set(train.labels)) < 2:
         raise ExperimentError(f"{train_dir} has faces of {len(set(train.labels))} person; need at least 2")
     open_set = args.open_set
+    use_lfw_option(args)
     background = lfw_background(set(train.labels) | set(val.labels)) if open_set else None
     if open_set and background is None:
-        print("LFW not found: open-set calibration without background strangers", file=sys.stderr)
+        print("LFW not found (--lfw DIR or $FACEGATE_LFW): open-set calibration without background strangers",
+              file=sys.stderr)
     result = run_experiment(train, val, args.models, args.folds, args.repeats, open_set, args.fpir, args.seed,
                             background)
     path = write_report(result, args.report, chosen)
@@ -92,5 +94,6 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--fpir", type=float, default=0.01, help="target false-positive identification rate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn")
+    add_lfw_option(p)
     p.add_argument("--report", type=Path, required=True, metavar="OUT/", help="folder for report.html/.md and plots")
     p.set_defaults(handler=cmd_experiment)

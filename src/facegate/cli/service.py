@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from facegate.cli.common import Subparsers, add_db_option
+from facegate.cli.common import Subparsers, add_db_option, positive_int
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -34,7 +34,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from facegate.gallery import open_gallery
 
     open_gallery(args.db)  # migrate (and fail with a clear message) before the server starts
-    settings = Settings(db=args.db, max_upload_bytes=args.max_upload_mb * 1024 * 1024)
+    limits = {} if args.max_upload_mb is None else {"max_upload_bytes": args.max_upload_mb * 1024 * 1024}
+    settings = Settings(db=args.db, **limits) if args.db else Settings(**limits)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -56,7 +57,8 @@ def register(subparsers: Subparsers) -> None:
     add_db_option(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--max-upload-mb", type=int, default=10, metavar="MB", help="size limit per image")
+    serve.add_argument("--max-upload-mb", type=positive_int, metavar="MB",
+                       help="size limit per image (default: $FACEGATE_MAX_UPLOAD_MB, else 10)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     keys.set_defaults(handler=cmd_keys)
     serve.set_defaults(handler=cmd_serve)

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from facegate import settings
 from facegate.detect.base import Face
+from facegate.errors import FaceGateError
 
 
-def _default_lfw() -> Path:
-    env = os.environ.get("FACEGATE_LFW")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent / "shared" / "data" / "lfw"
-        if cand.is_dir():
-            return cand
-    return Path.cwd().parent / "shared" / "data" / "lfw"
+class LFWMissingError(FaceGateError):
+    """The LFW folder was not given, or holds no pairs protocol."""
 
 
-LFW_DIR = _default_lfw()
+def configured_lfw() -> Path | None:
+    """The LFW folder from --lfw / $FACEGATE_LFW when it holds the pairs protocol, else None."""
+    root = settings.current().lfw
+    return root if root is not None and (root / "pairsDevTrain.txt").is_file() else None
+
+
+def lfw_dir() -> Path:
+    """The LFW folder (images_deepfunneled/, pairs.txt, pairsDevTrain.txt); a clear error when it is not set up."""
+    root = configured_lfw()
+    if root is None:
+        where = settings.current().lfw
+        raise LFWMissingError(f"{where}: no LFW pairs protocol here" if where else
+                              "LFW not found: pass --lfw DIR or set FACEGATE_LFW to the folder holding "
+                              "images_deepfunneled/ and pairs.txt")
+    return root
 
 # The face box the deep-funneled 250×250 photos are built around: the median MTCNN box of the subject over the
 # DevTrain photos (`median_box`). Aligned with "crop" geometry, it stands in for the subject where detection fails.
@@ -43,7 +50,7 @@ class Pair:
 
 def image_path(person: str, number: int, root: Path | None = None) -> Path:
     """Path of `person`'s photo number `number` (1-based) in the deep-funneled set."""
-    return (root or LFW_DIR) / "images_deepfunneled" / person / f"{person}_{number:04d}.jpg"
+    return (root or lfw_dir()) / "images_deepfunneled" / person / f"{person}_{number:04d}.jpg"
 
 
 def read_pairs(path: Path) -> list[Pair]:

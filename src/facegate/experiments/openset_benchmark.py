@@ -26,7 +26,7 @@ from sklearn.base import ClassifierMixin, clone
 from threadpoolctl import threadpool_limits
 
 from facegate.experiments.feature_cache import FeatureCache
-from facegate.experiments.lfw import LFW_DIR, read_pairs
+from facegate.experiments.lfw import configured_lfw, lfw_dir, read_pairs
 from facegate.experiments.lfw_benchmark import (
     VARIANTS,
     LFWEmbedder,
@@ -66,7 +66,7 @@ class Protocol:
 
 def lfw_people(root: Path | None = None) -> dict[str, list[Path]]:
     """Every LFW person's deep-funneled photos, sorted, by name."""
-    folder = (root or LFW_DIR) / "images_deepfunneled"
+    folder = (root or lfw_dir()) / "images_deepfunneled"
     return {d.name: sorted(d.glob("*.jpg")) for d in sorted(folder.iterdir()) if d.is_dir()}
 
 
@@ -84,13 +84,13 @@ def strangers(files: Iterable[Path], enrolled: Iterable[str]) -> list[Path]:
 
 def devtrain_files(root: Path | None = None) -> list[Path]:
     """The photos pairsDevTrain.txt names (LFW's development training split)."""
-    return unique_files(read_pairs((root or LFW_DIR) / "pairsDevTrain.txt"))
+    return unique_files(read_pairs((root or lfw_dir()) / "pairsDevTrain.txt"))
 
 
 def lfw_background(enrolled: Iterable[str], threads: int | None = None) -> np.ndarray | None:
     """Default-variant embeddings of the pairsDevTrain photos of people not enrolled (strangers for open-set
-    calibration); None when LFW is not at LFW_DIR."""
-    if not (LFW_DIR / "pairsDevTrain.txt").is_file():
+    calibration); None when no LFW folder is configured."""
+    if configured_lfw() is None:
         return None
     cache = FeatureCache()
     try:
@@ -351,10 +351,7 @@ def add_openset_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_openset(args: argparse.Namespace) -> int:
     """Run the benchmark, print the table, and write the report and DET plot when --out is given."""
-    from facegate.errors import FaceGateError
-
-    if not (LFW_DIR / "pairsDevTrain.txt").is_file():
-        raise FaceGateError(f"{LFW_DIR}: no LFW here; set $FACEGATE_LFW to the LFW folder")
+    lfw_dir()  # a clear error before any work when LFW is not set up
     started = time.monotonic()
     proto = protocol(args.gallery_people, args.impostor_people)
     cache = FeatureCache(args.cache)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import make_url
 
+from facegate import settings
 from facegate.errors import FaceGateError
 from facegate.models import cache_dir
 
@@ -23,13 +24,13 @@ class DatabaseError(FaceGateError):
 
 
 def default_url() -> str:
-    return f"sqlite:///{cache_dir() / 'gallery.db'}"
+    """The gallery when none is named: $FACEGATE_DB, else SQLite at $FACEGATE_HOME/gallery.db."""
+    return settings.current().db or f"sqlite:///{cache_dir() / 'gallery.db'}"
 
 
 def normalise_url(url: str | None) -> str:
-    """A SQLAlchemy URL from what a user types: nothing (the default SQLite file), a file path or a database URL."""
-    if not url:
-        return default_url()
+    """A SQLAlchemy URL from what a user types: nothing (the default gallery), a file path or a database URL."""
+    url = url or default_url()
     for scheme in ("postgresql://", "postgres://"):
         if url.startswith(scheme):
             return "postgresql+psycopg://" + url[len(scheme):]

@@ -6,7 +6,6 @@ sample photos are kept; the downloaded packages go to a temporary folder that is
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -16,11 +15,13 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
+from facegate import settings
 from facegate.errors import ModelError
 
 CONVERTER_VERSION = 2  # bump when a converter's output changes, so caches are rebuilt
@@ -117,7 +118,7 @@ class ModelFiles:
 
 def cache_dir() -> Path:
     """The cache folder: `$FACEGATE_HOME`, or `~/.cache/facegate`."""
-    return Path(os.environ.get("FACEGATE_HOME") or Path.home() / ".cache" / "facegate").expanduser()
+    return settings.current().home
 
 
 def sha256_of(path: Path) -> str:
@@ -245,16 +246,10 @@ def fetch_models(source: Path | None = None, force: bool = False,
     return files
 
 
-@contextmanager
-def cache_lock(root: Path) -> Iterator[None]:
-    """Hold the cache's lock file: processes that start together (Ray workers, test runners, servers) fetch one at a
+def cache_lock(root: Path) -> FileLock:
+    """The cache's lock (any OS): processes that start together (Ray workers, test runners, servers) fetch one at a
     time instead of replacing each other's files."""
-    with open(root / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return FileLock(str(root / ".lock"))
 
 
 def _fetch_into(files: ModelFiles, source: Path | None, status: Callable[[str], None]) -> None:

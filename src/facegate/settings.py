@@ -1,0 +1,69 @@
+"""Every setting FaceGate reads from the environment, in one place: name, FACEGATE_* variable, default, meaning.
+
+Library code asks `current()` instead of reading os.environ itself; the README's settings table lists the same
+variables (a test keeps the two in step). Values are read on each call, so a changed environment takes effect.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from facegate.errors import FaceGateError
+
+
+class SettingsError(FaceGateError, ValueError):
+    """A FACEGATE_* variable holds a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """FaceGate's settings; each field's metadata names its environment variable and says what it is for."""
+
+    home: Path
+    db: str | None
+    threads: int | None
+    lfw: Path | None
+    max_upload_mb: int
+    max_pixels: int
+    max_files: int
+
+
+# field → (environment variable, default as text or None, what it means)
+VARIABLES: dict[str, tuple[str, str | None, str]] = {
+    "home": ("FACEGATE_HOME", "~/.cache/facegate", "model cache (converted models, int8 checks, feature cache) and "
+                                                   "the default gallery database"),
+    "db": ("FACEGATE_DB", None, "gallery database URL or SQLite file (default: gallery.db in FACEGATE_HOME)"),
+    "threads": ("FACEGATE_THREADS", None, "ONNX Runtime threads per model (default: the cores this process may use)"),
+    "lfw": ("FACEGATE_LFW", None, "LFW folder (images_deepfunneled/, pairs.txt) for `benchmark lfw|openset` and "
+                                  "`experiment`'s open-set strangers, where --lfw is not given"),
+    "max_upload_mb": ("FACEGATE_MAX_UPLOAD_MB", "10", "service: largest image upload accepted, in MB"),
+    "max_pixels": ("FACEGATE_MAX_PIXELS", "25000000", "service: largest image accepted, in pixels (header check, "
+                                                      "before decoding)"),
+    "max_files": ("FACEGATE_MAX_FILES", "50", "service: most photos in one enrollment request"),
+}
+
+
+def _text(key: str) -> str | None:
+    """The variable's value, or its default where it is unset or empty."""
+    variable, default, _ = VARIABLES[key]
+    return os.environ.get(variable) or default
+
+
+def _count(key: str) -> int:
+    """A variable's whole-number value ≥ 1, or a SettingsError naming the variable."""
+    text = _text(key) or ""
+    value = int(text) if text.isdigit() else 0
+    if value < 1:
+        raise SettingsError(f"{VARIABLES[key][0]}={text!r}: expected a whole number ≥ 1")
+    return value
+
+
+def current() -> Settings:
+    """The settings as the environment gives them now (defaults where a variable is unset or empty)."""
+    lfw = _text("lfw")
+    return Settings(home=Path(_text("home") or ".").expanduser(), db=_text("db"),
+                    threads=_count("threads") if _text("threads") else None,
+                    lfw=Path(lfw).expanduser() if lfw else None, max_upload_mb=_count("max_upload_mb"),
+                    max_pixels=_count("max_pixels"), max_files=_count("max_files"))
