@@ -8,11 +8,12 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facegate.cli.common import Subparsers, add_db_option, positive_int
+from facegate.detect.base import as_box
 from facegate.errors import FaceGateError
 from facegate.imageio import IMAGE_SUFFIXES
 
@@ -95,7 +96,8 @@ def faces_of(image: Path) -> tuple[list[FaceEmbedding], np.ndarray]:
 
 
 def rounded_box(face: FaceEmbedding) -> list[float]:
-    return [round(float(v), 1) for v in face.face.box]
+    """The face's box to 0.1 px, as a JSON list."""
+    return list(as_box(face.face.box, 1))
 
 
 def cmd_identify(args: argparse.Namespace) -> int:
@@ -126,7 +128,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     index = GalleryVectorIndex(open_gallery(args.db))
     found, embeddings = faces_of(args.image)
     hits = index.search(embeddings, args.top)
-    rows = [{"box": rounded_box(f),
+    rows: list[dict[str, Any]] = [{"box": rounded_box(f),
              "matches": [{"person": h.person, "person_id": h.person_id, "sample_id": h.sample_id,
                           "distance": round(h.distance, 3)} for h in face_hits]} for f, face_hits in zip(found, hits)]
     if args.json:

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import numpy as np
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # as seen in the image
 
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
+
+
+def as_box(values: Iterable[float], ndigits: int | None = None) -> Box:
+    """Four numbers (any array or sequence) as a Box of Python floats, rounded to `ndigits` when given."""
+    x1, y1, x2, y2 = (float(v) if ndigits is None else round(float(v), ndigits) for v in values)
+    return (x1, y1, x2, y2)
+
 
 @dataclass(frozen=True)
 class Face:
     """One detected face: box (x1, y1, x2, y2) in pixels, confidence, and 5 landmarks (5×2) when known."""
 
-    box: tuple[float, float, float, float]
+    box: Box
     score: float
     landmarks: np.ndarray | None = None
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from facegate.detect.base import as_box
 from facegate.errors import ImageError
 from facegate.gallery.quality import assess
 from facegate.gallery.repository import ConflictError, Gallery, NewSample
@@ -56,7 +57,7 @@ def enroll_photo(fg: FaceGate, gallery: Gallery, person_id: int, data: bytes, fi
     if not quality.ok:
         return EnrollResult(filename, None, quality.reasons, quality.figures())
     new = NewSample(embedding=face.embedding, thumbnail=thumbnail_jpeg(face.crop), sha256=sha, filename=filename,
-                    box=tuple(float(v) for v in face.face.box), detection_score=float(face.face.score),
+                    box=as_box(face.face.box), detection_score=float(face.face.score),
                     face_px=quality.face_px, sharpness=quality.sharpness, nose_position=quality.nose_position,
                     faces_found=quality.faces_found)
     try:

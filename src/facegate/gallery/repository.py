@@ -10,10 +10,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import CursorResult, Delete, Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -106,7 +106,12 @@ class TrainingSet:
     person_ids: np.ndarray
 
 
-def _vectors(blobs: list[bytes]) -> np.ndarray:
+def _deleted(session: Session, statement: Delete) -> int:
+    """Run a DELETE and say how many rows it removed."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount
+
+
+def _vectors(blobs: Sequence[bytes]) -> np.ndarray:
     """Stored embeddings (little-endian float32 bytes) as an N×EMBEDDING_DIM array."""
     return np.frombuffer(b"".join(blobs), "<f4").reshape(len(blobs), EMBEDDING_DIM).astype(np.float32)
 
@@ -256,7 +261,7 @@ class Gallery:
 
     def delete_sample(self, sample_id: int) -> None:
         with self._session() as s:
-            if s.execute(delete(Sample).where(Sample.id == sample_id)).rowcount == 0:
+            if _deleted(s, delete(Sample).where(Sample.id == sample_id)) == 0:
                 raise NotFoundError(f"no sample with id {sample_id}")
             self._bump(s)
 
@@ -348,5 +353,5 @@ class Gallery:
 
     def delete_key(self, key_id: int) -> None:
         with self._session() as s:
-            if s.execute(delete(ApiKey).where(ApiKey.id == key_id)).rowcount == 0:
+            if _deleted(s, delete(ApiKey).where(ApiKey.id == key_id)) == 0:
                 raise NotFoundError(f"no API key with id {key_id}")

@@ -146,7 +146,8 @@ class SuperLearnerClassifier(ClassifierMixin, LearnerComposition):
             warnings.warn("SuperLearnerClassifier: a class has a single sample, too few to cross-validate; "
                           "the learners are weighted equally", UserWarning, stacklevel=2)
             self.weights_, self.weights_method_ = np.full(len(learners), 1.0 / len(learners)), "equal"
-            self.cv_loss_, self.cv_loss_ensemble_, self.oof_proba_ = np.full(len(learners), np.nan), np.nan, None
+            self.cv_loss_, self.cv_loss_ensemble_ = np.full(len(learners), np.nan), np.nan
+            self.oof_proba_: np.ndarray | None = None
         else:
             self._cross_validate(learners, X, y, y_index, cv)
         self.learners_ = [(name, clone(learner).fit(X, y)) for name, learner in learners]

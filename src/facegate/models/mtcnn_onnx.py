@@ -11,6 +11,8 @@ equivalent forms that ONNX Runtime runs much faster (see `_Net.prelu`, `_Net.fac
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +65,7 @@ class _Net:
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
         return name
 
-    def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], output: str, **attrs: Any) -> str:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
@@ -141,7 +143,7 @@ def _build(stage: str, weights: list[np.ndarray]) -> onnx.ModelProto:
         in_shape: list[int | str] = ["N", 3, "H", "W"]
         out_shapes: dict[str, list[int | str]] = {"prob": ["N", 1, "h", "w"], "reg": ["N", 4, "h", "w"]}
     else:
-        side = INPUT_SIZE[stage]
+        side = INPUT_SIZE[stage] or 0  # only P-Net, handled above, takes any size
         in_shape = ["N", 3, side, side]
         out_shapes = {"prob": ["N", 1], "reg": ["N", 4], "landmarks": ["N", 10]}
     graph = helper.make_graph(

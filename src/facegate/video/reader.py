@@ -47,7 +47,7 @@ class VideoFile:
         self.frames = max(int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)  # 0: the header does not say
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        index, failing = 0, []  # failing: indices of the current run of unreadable frames
+        index, failing = 0, list[int]()  # failing: indices of the current run of unreadable frames
         try:
             while self.frames == 0 or index < self.frames:
                 ok, bgr = self._capture.read()
@@ -93,7 +93,7 @@ def open_writer(path: Path, fps: float, width: int, height: int) -> cv2.VideoWri
         raise VideoError(f"{path}: unsupported output type; use one of {', '.join(OUTPUT_CODECS)}")
     if not path.parent.is_dir():
         raise VideoError(f"{path.parent}: output folder does not exist")
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*codec), fps, (width, height))
     if not writer.isOpened():
         raise VideoError(f"{path}: OpenCV could not open a {codec} writer for it")
     return writer

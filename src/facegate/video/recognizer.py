@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from facegate.detect.base import as_box
 from facegate.align import align
 from facegate.detect.base import Face
 from facegate.draw import annotate
@@ -81,7 +82,7 @@ class VideoRecognizer:
         if not found:
             return None
         offset = np.array([x0, y0], np.float32)
-        faces = [replace(f, box=tuple(float(v) for v in (np.asarray(f.box).reshape(2, 2) / scale + offset).ravel()),
+        faces = [replace(f, box=as_box((np.asarray(f.box).reshape(2, 2) / scale + offset).ravel()),
                          landmarks=None if f.landmarks is None else f.landmarks / scale + offset) for f in found]
         iou = iou_matrix(np.asarray([f.box for f in faces], np.float32), box[None, :])[:, 0]
         best = int(iou.argmax())

@@ -37,7 +37,7 @@ def is_live(source: int | str) -> bool:
 
 def check_source(source: int | str) -> None:
     """Raise VideoError for a file source that does not exist (live sources are tried when watching)."""
-    if not is_live(source) and not Path(source).is_file():
+    if not is_live(source) and not Path(str(source)).is_file():
         raise VideoError(f"{source}: no such video file (webcams are numbers, streams are URLs)")
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 
+from facegate.detect.base import as_box
 from facegate.api.dependencies import GateKey, ServiceDep
 from facegate.api.schemas import FaceOut, IdentifyOut, VerifyOut
 from facegate.api.uploads import decode_upload
@@ -36,7 +37,7 @@ def identify(svc: ServiceDep, key: GateKey, image: Annotated[UploadFile, File()]
 def _face_out(found: FaceEmbedding, decision: Decision, person_id: int | None, name: str | None) -> FaceOut:
     """One identified face as the API reports it; without a name it is "unknown" whatever the decision said."""
     distance = decision.distance if math.isfinite(decision.distance) else None
-    return FaceOut(box=tuple(round(float(v), 1) for v in found.face.box),
+    return FaceOut(box=as_box(found.face.box, 1),
                    detection_score=round(float(found.face.score), 4),
                    person_id=person_id if name else None, name=name or UNKNOWN,
                    decision="match" if name else "unknown",
@@ -56,7 +57,7 @@ def verify(svc: ServiceDep, _: GateKey, image: Annotated[UploadFile, File()],
     if other is not None:
         reference = svc.fg.embed_one(decode_upload(other, svc.settings)).embedding[None, :]
         threshold = svc.fg.threshold
-    else:
+    elif person_id is not None:
         reference = svc.gallery.embeddings_of(person_id)
         if not len(reference):
             raise NotFoundError(f"person {person_id} has no enrolled samples")
