@@ -13,7 +13,7 @@ from facegate.detect import mtcnn
 from facegate.detect.mtcnn import MTCNNDetector, crop_patches, pyramid_levels, pyramid_scales, pyramid_sizes
 from facegate.imageio import load_image
 from facegate.models import ModelFiles
-from facegate.video.tracking import iou_matrix
+from facegate.detect.base import iou_matrix
 
 from conftest import celebrity_photos
 

@@ -9,7 +9,8 @@ import pytest
 
 from facegate.detect.base import Face
 from facegate.match.decision import UNKNOWN, Decision
-from facegate.video.tracking import Tracker, iou_matrix
+from facegate.detect.base import iou_matrix
+from facegate.video.tracking import Tracker
 
 NAMES = {1: "ann", 2: "bob", 3: UNKNOWN}  # person 3 is a stranger
 

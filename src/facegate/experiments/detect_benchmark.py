@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facegate.detect.base import Face
+from facegate.detect.base import Face, iou_matrix
 from facegate.experiments.machine import describe_machine
 
 DLIB_FILES = ("training.xml", "testing.xml")
@@ -86,20 +85,6 @@ def read_compreface(path: Path) -> list[LabelledPhoto]:
             for name, points in sorted(noses.items())]
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of every box in `a` (N×4) with every box in `b` (M×4): an N×M array."""
-    a, b = a.reshape(-1, 4)[:, None, :], b.reshape(-1, 4)[None, :, :]
-    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = w * h
-    union = _area(a) + _area(b) - inter
-    return inter / np.maximum(union, 1e-9)
-
-
-def _area(boxes: np.ndarray) -> np.ndarray:
-    return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
-
-
 def _greedy(affinity: np.ndarray, eligible: np.ndarray) -> tuple[set[int], set[int]]:
     """One-to-one greedy matching of rows (faces) to columns (detections), highest affinity first."""
     rows, cols = np.nonzero(eligible)
@@ -117,7 +102,7 @@ def match_boxes(truth: np.ndarray, ignored: np.ndarray, detections: np.ndarray, 
     """Greedy IoU matching of detections to the faces that count; unmatched detections on an ignored box are
     not false positives."""
     detections = detections.reshape(-1, 4)
-    overlap = iou(truth, detections)
+    overlap = iou_matrix(truth.reshape(-1, 4), detections.reshape(-1, 4))
     counted = ~ignored
     faces, matched = _greedy(overlap[counted], overlap[counted] >= threshold)
     left = np.array([c not in matched for c in range(len(detections))], bool)

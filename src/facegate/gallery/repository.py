@@ -327,10 +327,6 @@ class Gallery:
             rows = s.execute(query.order_by(Event.time.desc(), Event.id.desc()).limit(limit).offset(offset)).all()
         return [EventInfo(e.id, e.time, e.gate, e.person_id, name, e.decision, e.score, e.distance) for e, name in rows]
 
-    def count_events(self) -> int:
-        with self._session() as s:
-            return s.scalar(select(func.count(Event.id))) or 0
-
     # API keys
     def add_key(self, name: str, role: str, key_hash: str, prefix: str) -> KeyInfo:
         try:

@@ -10,6 +10,11 @@ import numpy as np
 UNKNOWN = "unknown"
 
 
+def similarity(distance: float) -> float:
+    """Cosine similarity of two unit vectors at Euclidean `distance`: the score shown on screen (higher = closer)."""
+    return 1.0 - distance * distance / 2.0
+
+
 @dataclass(frozen=True)
 class Decision:
     """The answer for one face: a person, or UNKNOWN when the open-set check refuses every candidate.

@@ -12,13 +12,14 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from facegate.detect.base import as_box
+from facegate.detect.base import as_box, iou_matrix
+from facegate.match.decision import similarity
 from facegate.align import align
 from facegate.detect.base import Face
 from facegate.draw import annotate
 from facegate.match.decision import UNKNOWN, Decision, Identifier
 from facegate.pipeline import FaceGate
-from facegate.video.tracking import Track, Tracker, iou_matrix, similarity
+from facegate.video.tracking import Track, Tracker
 
 FACE_PX = 64  # face side in the rescaled search region around a track (region = 2 × face)
 CUT_DIFFERENCE = 30.0  # mean absolute difference (0-255) of 32×18 colour thumbnails that marks a shot change

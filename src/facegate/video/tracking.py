@@ -18,30 +18,11 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from facegate.detect.base import Face
-from facegate.match.decision import UNKNOWN, Decision
+from facegate.detect.base import Face, iou_matrix
+from facegate.match.decision import UNKNOWN, Decision, similarity
 
 # Embed the given aligned crops (N×160×160×3) and decide who they are: (N×128 embeddings, N decisions).
 Recognise = Callable[[np.ndarray], tuple[np.ndarray, list[Decision]]]
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of every box in `a` (N×4) with every box in `b` (M×4)."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)).astype(np.float32)
-
-
-def similarity(distance: float) -> float:
-    """Cosine similarity of two unit vectors at Euclidean `distance`: the score shown on screen (higher = closer)."""
-    return 1.0 - distance * distance / 2.0
 
 
 def appearance(crop: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from facegate.api.dependencies import GateKey, ServiceDep
 from facegate.api.schemas import FaceOut, IdentifyOut, VerifyOut
 from facegate.api.uploads import decode_upload
 from facegate.gallery import NotFoundError
-from facegate.match.decision import UNKNOWN, Decision
+from facegate.match.decision import UNKNOWN, Decision, similarity
 from facegate.match.nearest import DEFAULT_THRESHOLD
 from facegate.pipeline import FaceEmbedding
 
@@ -41,7 +41,7 @@ def _face_out(found: FaceEmbedding, decision: Decision, person_id: int | None, n
                    detection_score=round(float(found.face.score), 4),
                    person_id=person_id if name else None, name=name or UNKNOWN,
                    decision="match" if name else "unknown",
-                   score=round(1.0 - distance**2 / 2, 4) if distance is not None else 0.0,
+                   score=round(similarity(distance), 4) if distance is not None else 0.0,
                    probability=round(decision.probability, 4), distance=distance)
 
 
