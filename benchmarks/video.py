@@ -19,9 +19,9 @@ import numpy as np
 from facegate.experiments.machine import describe_machine
 from facegate.imageio import load_image
 from facegate.match.nearest import NearestNeighbourIdentifier
+from facegate.gallery.folders import person_photos
 from facegate.pipeline import FaceGate
 from facegate.video.annotate_video import annotate_video
-from facegate.video.gallery_folder import gallery_photos
 from facegate.video.reader import VideoFile
 from facegate.video.recognizer import VideoRecognizer
 
@@ -68,7 +68,8 @@ def main() -> None:
 
     fg = FaceGate()
     celebrity = fg.models.celebrity
-    enrol = [(person, path) for person, path in gallery_photos(celebrity / "train") if person in PEOPLE]
+    enrol = [(person, path) for person, paths in person_photos(celebrity / "train").items() if person in PEOPLE
+             for path in paths]
     enrol = [pair for i, pair in enumerate(enrol) if i % 4 == 0]  # a few photos each: speed does not need more
     found = [(person, fg.represent(path)) for person, path in enrol]
     identifier = NearestNeighbourIdentifier().fit(np.stack([r[0].embedding for _, r in found if r]),

@@ -20,7 +20,7 @@ from facegate import FaceGate
 from facegate.detect.base import Face
 from facegate.gallery import ConflictError, NotFoundError, open_gallery
 from facegate.cli import main
-from facegate.cli.gallery import person_photos
+from facegate.gallery.folders import person_photos
 from facegate.gallery.database import MIGRATIONS
 from facegate.gallery.enroll import enroll_photo
 from facegate.gallery.identify import GalleryIdentifier, build_identifier
@@ -219,3 +219,12 @@ def test_enroll_people_identify_commands(enrollable: dict[str, list[Path]], tmp_
     assert "elton_john" in answer and "1 face(s)" in answer
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM samples").fetchone() == (6,)
+
+
+def test_a_persons_name_is_the_same_however_the_files_spell_it(tmp_path: Path) -> None:
+    (tmp_path / "Ada Lovelace").mkdir()
+    for name in ("Bill Gates 2.JPG", "bill_gates.tif", "bill-gates-10.png", "Ada Lovelace/x.jpeg", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    people = person_photos(tmp_path)
+    assert set(people) == {"Ada Lovelace", "Bill Gates"}
+    assert [p.name for p in people["Bill Gates"]] == ["Bill Gates 2.JPG", "bill-gates-10.png", "bill_gates.tif"]

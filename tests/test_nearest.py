@@ -74,7 +74,7 @@ def test_calibrate_threshold_meets_the_target_rate_with_the_widest_margin() -> N
 def test_default_threshold_separates_the_celebrity_photos() -> None:
     """Each val photo searched against the others: enrolled people found, left-out people refused."""
     from facegate import FaceGate
-    from facegate.video.gallery_folder import embed_gallery_folder
+    from facegate.gallery.folders import embed_gallery_folder
 
     fg = FaceGate()
     gallery = embed_gallery_folder(fg, fg.models.celebrity / "val")

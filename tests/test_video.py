@@ -16,7 +16,7 @@ from facegate.match.decision import UNKNOWN
 from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.models import ensure_models
 from facegate.pipeline import FaceGate
-from facegate.video.gallery_folder import FolderGallery, embed_gallery_folder
+from facegate.gallery.folders import FolderGallery, embed_gallery_folder
 from facegate.errors import VideoError
 from facegate.video.reader import VideoFile
 from facegate.video.recognizer import LabelledFace, VideoRecognizer

@@ -14,31 +14,9 @@ import numpy as np
 
 from facegate.cli.common import Subparsers, add_db_option, positive_int
 from facegate.detect.base import as_box
-from facegate.errors import FaceGateError
-from facegate.imageio import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     from facegate.pipeline import FaceEmbedding
-
-def person_photos(folder: Path) -> dict[str, list[Path]]:
-    """{person: photos} from one sub-folder per person, or from files named after the person at the top level
-    (as in the original web app; a trailing number is dropped, so madonna_2.jpg is madonna's)."""
-    if not folder.is_dir():
-        raise FaceGateError(f"{folder}: not a folder")
-    out: dict[str, list[Path]] = {}
-    for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
-            continue
-        if path.parent == folder:
-            name = re.sub(r"[\s_-]*\d+$", "", path.stem) or path.stem
-        else:
-            name = path.relative_to(folder).parts[0]
-        out.setdefault(name, []).append(path)
-    if not out:
-        raise FaceGateError(f"{folder}: no photos found (expected one sub-folder per person, or files named after "
-                            "the person)")
-    return out
-
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     from tqdm import tqdm
@@ -46,6 +24,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from facegate.gallery import open_gallery
     from facegate.gallery.enroll import enroll_photo
     from facegate.pipeline import FaceGate
+
+    from facegate.gallery.folders import person_photos
 
     photos = person_photos(args.folder)
     gallery, fg = open_gallery(args.db), FaceGate()

@@ -13,6 +13,7 @@ import numpy as np
 
 from facegate.cli.common import Subparsers, add_detection_options, positive_int
 from facegate.errors import VideoError
+from facegate.extras import require
 
 if TYPE_CHECKING:
     from facegate.match.decision import Identifier
@@ -32,7 +33,7 @@ def _recognizer(args: argparse.Namespace) -> VideoRecognizer:
 def _folder_identifier(fg: FaceGate, folder: Path, threshold: float | None) -> Identifier:
     """Open-set nearest neighbour over a one-photo-per-person (or person sub-folder) gallery folder."""
     from facegate.match.nearest import NearestNeighbourIdentifier
-    from facegate.video.gallery_folder import embed_gallery_folder
+    from facegate.gallery.folders import embed_gallery_folder
 
     gallery = embed_gallery_folder(fg, folder, progress=True)
     for path in gallery.skipped:
@@ -71,6 +72,7 @@ def _describe(event: dict[str, Any]) -> str:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
+    require("video", "av", what="`facegate video`")
     from facegate.video.annotate_video import annotate_video
     from facegate.video.reader import VideoFile
 

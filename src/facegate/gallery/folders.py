@@ -1,0 +1,86 @@
+"""People from a folder of photos: one sub-folder per person (any depth below it), or files named after the person.
+
+The same rule serves `facegate enroll` and the photo-folder galleries of `video`/`watch`: a person's name is the
+sub-folder's name, or the file's name without a trailing number ("madonna_2.jpg" is madonna's); names that differ
+only in case, spaces, underscores or hyphens are one person ("Bill Gates 2.JPG" and "bill_gates.tif"), shown as
+first spelled in path order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from facegate.errors import FaceGateError, ImageError
+from facegate.imageio import IMAGE_SUFFIXES
+from facegate.pipeline import FaceGate
+
+
+class GalleryFolderError(FaceGateError, ValueError):
+    """The gallery folder is missing, empty, or none of its photos shows a face."""
+
+
+def _name(path: Path, folder: Path) -> str:
+    """The person a photo belongs to: its top sub-folder, or its file name without a trailing number."""
+    if path.parent != folder:
+        return path.relative_to(folder).parts[0]
+    return re.sub(r"[\s_-]*\d+$", "", path.stem) or path.stem
+
+
+def _key(name: str) -> str:
+    """Names that differ only in case and separators are one person."""
+    return re.sub(r"[\s_-]+", " ", name).strip().casefold()
+
+
+def person_photos(folder: Path) -> dict[str, list[Path]]:
+    """{person: photos, in path order} of every image file under `folder`."""
+    if not folder.is_dir():
+        raise GalleryFolderError(f"{folder}: not a folder")
+    shown: dict[str, str] = {}
+    out: dict[str, list[Path]] = {}
+    files = sorted(Path(root) / name for root, _, names in os.walk(folder, followlinks=True) for name in names)
+    for path in files:
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+            continue
+        name = shown.setdefault(_key(_name(path, folder)), _name(path, folder))
+        out.setdefault(name, []).append(path)
+    if not out:
+        raise GalleryFolderError(f"{folder}: no photos found (expected one sub-folder per person, or files named "
+                                 "after the person)")
+    return out
+
+
+@dataclass(frozen=True)
+class FolderGallery:
+    """Largest-face embeddings (N×128) of the usable photos, their person labels and files; photos without a
+    readable face are listed in `skipped`."""
+
+    embeddings: np.ndarray
+    labels: list[str]
+    sources: list[Path]
+    skipped: list[Path]
+
+
+def embed_gallery_folder(fg: FaceGate, folder: Path, progress: bool = False) -> FolderGallery:
+    """Embed the largest face of every photo of every person in `folder`; fails when no photo shows a face."""
+    vectors, labels, sources, skipped = [], [], [], []
+    photos = [(person, path) for person, paths in person_photos(Path(folder)).items() for path in paths]
+    for person, path in tqdm(photos, desc="enrolling gallery", unit="photo", disable=not progress):
+        try:
+            found = fg.represent(path)
+        except ImageError:
+            found = []
+        if not found:
+            skipped.append(path)
+            continue
+        vectors.append(found[0].embedding)
+        labels.append(person)
+        sources.append(path)
+    if not vectors:
+        raise GalleryFolderError(f"{folder}: no face found in any of its {len(photos)} photo(s)")
+    return FolderGallery(np.stack(vectors).astype(np.float32), labels, sources, skipped)
