@@ -10,7 +10,13 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 import numpy as np
-from fastapi import FastAPI
+
+from facegate import __version__
+from facegate.extras import optional_imports
+
+with optional_imports("server", "the REST API (facegate.api)"):
+    import python_multipart  # noqa: F401  (FastAPI takes uploaded files and forms with it)
+    from fastapi import FastAPI
 
 from facegate.api.errors import install_error_handling
 from facegate.api.routers import ROUTERS
@@ -25,7 +31,7 @@ __all__ = ["Service", "Settings", "create_app"]
 def create_app(settings: Settings | None = None, fg: FaceGate | None = None) -> FastAPI:
     """The gate service over the gallery at settings.db; also a factory for `uvicorn --factory`."""
     settings = settings or Settings()
-    app = FastAPI(title="FaceGate", version="0.1.0", lifespan=partial(_lifespan, settings=settings, fg=fg),
+    app = FastAPI(title="FaceGate", version=__version__, lifespan=partial(_lifespan, settings=settings, fg=fg),
                   description="Face recognition gate: gallery, identification, verification, access events.")
     install_error_handling(app, settings)
     for router in ROUTERS:

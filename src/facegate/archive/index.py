@@ -14,16 +14,21 @@ import tempfile
 import time
 import warnings
 from collections import Counter
+from typing import Any
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from tqdm import tqdm
 
-from facegate.archive import ArchiveError
+from facegate.archive import NEEDS_SCALE, ArchiveError
+from facegate.extras import optional_imports
+
+with optional_imports("scale", NEEDS_SCALE):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
 from facegate.archive.rows import FAILURES, NO_FACE, OK, embed_photos
 from facegate.archive.store import Indexed, IndexStore
 from facegate.imageio import IMAGE_SUFFIXES
@@ -42,12 +47,13 @@ def ray_cluster(address: str | None = None, workers: int | None = None) -> Itera
     system temp folder) and stops it afterwards; "auto" or HOST:PORT joins a running cluster. A process
     already connected to Ray keeps its connection.
     """
-    import ray
+    with optional_imports("scale", NEEDS_SCALE):
+        import ray
 
     owned = not ray.is_initialized()
     if owned:
         os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")  # read when ray.data is imported
-        quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+        quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
         try:
             if address:
                 ray.init(address=address, **quiet)

@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import pyarrow as pa
 
-from facegate.archive import ArchiveError
+from facegate.archive import NEEDS_SCALE, ArchiveError
+from facegate.extras import optional_imports
+
+with optional_imports("scale", NEEDS_SCALE):
+    import pyarrow as pa
+
 from facegate.archive.rows import SCHEMA
 
 Indexed = dict[str, set[str]]  # path → sha256 of every version of the file already indexed

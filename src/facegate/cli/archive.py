@@ -7,9 +7,11 @@ from pathlib import Path
 
 from facegate.archive import ArchiveError
 from facegate.cli.common import Subparsers
+from facegate.extras import require
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    require("scale", "ray", "pyarrow", what="`facegate index`")
     from facegate.archive.index import index_archive
     from facegate.archive.store import open_store
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from facegate.cli.common import Subparsers, add_lfw_option, positive_int, say, use_lfw_option
 from facegate.errors import FaceGateError
+from facegate.extras import require
 
 
 def _variants(text: str) -> str:
@@ -40,12 +41,19 @@ def _write(out: Path | None, report: str, text: str, plot: tuple[str, Callable[[
     say("wrote " + " and ".join(map(str, written)))
 
 
+def _plots_need_report(args: argparse.Namespace, benchmark: str) -> None:
+    """With --out the benchmark draws a plot: check for matplotlib before the long run, not after it."""
+    if args.out is not None:
+        require("report", "matplotlib", what=f"`facegate benchmark {benchmark} --out`")
+
+
 def run_lfw(args: argparse.Namespace) -> int:
     """Score the chosen variants under the 10-fold protocol, print the table, write report and ROC plot."""
     from facegate.experiments import lfw_benchmark as bench
     from facegate.experiments.feature_cache import FeatureCache
     from facegate.experiments.lfw import lfw_dir, read_pairs
 
+    _plots_need_report(args, "lfw")
     use_lfw_option(args)
     pairs_file = lfw_dir() / "pairs.txt"
     started = time.monotonic()
@@ -91,6 +99,7 @@ def run_openset(args: argparse.Namespace) -> int:
     """LFW open-set identification (the benchmark module prints and writes its own report)."""
     from facegate.experiments.openset_benchmark import run_openset as run
 
+    _plots_need_report(args, "openset")
     use_lfw_option(args)
     return run(args)
 

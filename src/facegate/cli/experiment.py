@@ -8,6 +8,7 @@ from pathlib import Path
 
 from facegate.cli.common import Subparsers, add_lfw_option, use_lfw_option
 from facegate.errors import FaceGateError
+from facegate.extras import require
 
 
 class ExperimentError(FaceGateError, ValueError):
@@ -38,6 +39,7 @@ def _open_set_model(text: str) -> str | None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
+    require("report", "matplotlib", what="`facegate experiment`")
     from facegate.experiments.embedding_cache import EmbeddingCache
     from facegate.experiments.openset_benchmark import lfw_background
     from facegate.experiments.report import write_report

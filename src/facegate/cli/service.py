@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from facegate.cli.common import Subparsers, add_db_option, positive_int
+from facegate.extras import require
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -28,6 +29,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    require("server", "fastapi", "uvicorn", "python_multipart", what="`facegate serve`")
     import uvicorn
 
     from facegate.api.app import Settings, create_app

@@ -252,10 +252,13 @@ def results_table(results: Sequence[VariantResult]) -> str:
 
 def plot_roc(results: Sequence[VariantResult], path: Path, title: str) -> None:
     """ROC curves of all variants (FAR on a log axis) as a PNG."""
-    import matplotlib
+    from facegate.extras import optional_imports
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    with optional_imports("report", "the LFW ROC plot"):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 5), dpi=120)
     for r in results:

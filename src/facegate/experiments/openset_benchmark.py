@@ -287,10 +287,13 @@ def table(rows: Sequence[Row]) -> str:
 
 def plot_det(rows: Sequence[Row], path: Path, title: str) -> None:
     """DET curves (FNIR against FPIR, both log scale) of every row, as a PNG."""
-    import matplotlib
+    from facegate.extras import optional_imports
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    with optional_imports("report", "the open-set DET plot"):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 6), dpi=120)
     for r in rows:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-import matplotlib
+from facegate.extras import optional_imports
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+with optional_imports("report", "the experiment report's plots (facegate.experiments.report)"):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 import numpy as np  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from facegate import settings
 from facegate.errors import FaceGateError
+from facegate.extras import require
 from facegate.models import cache_dir
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -62,6 +63,7 @@ def open_engine(url: str | None = None) -> Engine:
         return engine
     if sa_url.get_backend_name() != "postgresql":
         raise DatabaseError(f"unsupported database {sa_url.get_backend_name()!r}: use a SQLite file or postgresql://")
+    require("server", "psycopg", what="a PostgreSQL gallery")
     return create_engine(sa_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 

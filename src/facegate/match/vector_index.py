@@ -12,18 +12,27 @@ queries in 1.6 ms (128 lists probed); it adds and removes by id natively. HNSW (
 to build, found it for only 87% of the queries at efSearch 128, and cannot remove (it needs tombstones filtered at
 search time and periodic rebuilds). Random unit vectors are the hardest case for a partition of the space: real
 galleries, clustered by person, reach the same recall with fewer lists probed. benchmarks/search.py re-measures it.
+
+FAISS comes with the scale extra and is imported only when an index first outgrows the limit; without it the index
+stays exact (and says so once in the log): slower searches on a large gallery, the same answers.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
-from faiss.contrib.inspect_tools import get_invlist
 
 from facegate.embed import DIM as EMBEDDING_DIM
 from facegate.errors import FaceGateError
+from facegate.extras import MissingExtraError, require
+
+if TYPE_CHECKING:
+    import faiss
+
+log = logging.getLogger(__name__)
 
 # Exact search of one query (one BLAS thread, 2-core EPYC) takes p50/p99 0.15/0.24 ms over 16k vectors, 0.44/0.80 ms
 # over 32k, 0.98/1.34 ms over 49k and 3.1/4.3 ms over 100k: up to 32k it stays under 1 ms (5% of embedding the face)
@@ -76,6 +85,7 @@ class VectorIndex:
         self._store(np.zeros(0, np.int64), np.zeros((0, dim), np.float32))
         self._ivf: faiss.IndexIVFFlat | None = None
         self._trained_on = 0
+        self._exact_only = False  # FAISS is not installed: search exactly at any size
 
     def __len__(self) -> int:
         return len(self._held)
@@ -113,7 +123,7 @@ class VectorIndex:
             keep = ~np.isin(self._exact_ids, ids)
             self._store(self._exact_ids[keep], self._exact_vectors[keep])
         else:
-            self._ivf.remove_ids(ids)
+            self._ivf.remove_ids(ids)  # type: ignore[arg-type]  # FAISS's SWIG wrapper takes an id array too
         self._rebalance()
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,7 +180,7 @@ class VectorIndex:
     def _rebalance(self) -> None:
         """Move to FAISS above the limit, back to exact below half of it, retrain after growing fourfold."""
         n = len(self)
-        if self._ivf is None and n > self.exact_limit:
+        if self._ivf is None and n > self.exact_limit and self._faiss_installed():
             self._ivf = self._train(self._exact_ids, self._exact_vectors)
             self._store(np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32))
         elif self._ivf is not None and n <= self.exact_limit // 2:
@@ -179,8 +189,20 @@ class VectorIndex:
         elif self._ivf is not None and n >= 4 * self._trained_on:
             self._ivf = self._train(*self._ivf_contents())
 
+    def _faiss_installed(self) -> bool:
+        """Whether FAISS can be imported; the first time it cannot, log that the index stays exact."""
+        if not self._exact_only:
+            try:
+                require("scale", "faiss", what=f"FAISS search of more than {self.exact_limit:,} vectors")
+            except MissingExtraError as exc:
+                log.warning("%s; searching all %d vectors exactly instead (slower, same answers)", exc, len(self))
+                self._exact_only = True
+        return not self._exact_only
+
     def _train(self, ids: np.ndarray, vectors: np.ndarray) -> faiss.IndexIVFFlat:
         """A new IVF index with lists trained on `vectors`, holding them."""
+        import faiss
+
         faiss.omp_set_num_threads(FAISS_THREADS)
         lists = ivf_lists(len(ids))
         index = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.dim), self.dim, lists)
@@ -194,6 +216,8 @@ class VectorIndex:
 
     def _ivf_contents(self) -> tuple[np.ndarray, np.ndarray]:
         """Every id and vector held by the IVF index (IVFFlat stores the vectors as they are)."""
+        from faiss.contrib.inspect_tools import get_invlist
+
         assert self._ivf is not None
         lists = [get_invlist(self._ivf.invlists, i) for i in range(self._ivf.nlist)]
         ids = np.concatenate([list_ids for list_ids, _ in lists])

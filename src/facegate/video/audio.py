@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-import av
+from facegate.extras import optional_imports
+
+with optional_imports("video", "copying a video's sound (facegate.video.audio)"):
+    import av
 
 log = logging.getLogger(__name__)
 
