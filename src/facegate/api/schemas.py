@@ -7,9 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from facegate.api.params import KeyName, PersonName
+
 
 class PersonIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName
 
 
 class PersonOut(BaseModel):
@@ -83,7 +85,7 @@ class EventOut(BaseModel):
 
 class KeyIn(BaseModel):
     role: Literal["admin", "gate", "viewer"]
-    name: str | None = Field(default=None, max_length=200)
+    name: KeyName | None = None
 
 
 class KeyOut(BaseModel):

@@ -8,13 +8,14 @@ from PIL import Image, UnidentifiedImageError
 
 from facegate.api.state import Settings
 from facegate.errors import ImageError
+from facegate.gallery.text import safe_filename
 from facegate.imageio import load_image
 
 
 def read_upload(upload: UploadFile, settings: Settings) -> bytes:
     """The upload's bytes; 413 when it is over the size limit, 422 when it is empty."""
     data = upload.file.read(settings.max_upload_bytes + 1)
-    name = upload.filename or "upload"
+    name = safe_filename(upload.filename)
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(413, f"{name}: larger than the limit of {settings.max_upload_bytes:,} bytes")
     if not data:
@@ -36,7 +37,7 @@ def check_pixels(data: bytes, name: str, settings: Settings) -> None:
 def decode_upload(upload: UploadFile, settings: Settings) -> np.ndarray:
     """An uploaded image as RGB pixels, or a 4xx saying what is wrong with it."""
     data = read_upload(upload, settings)
-    name = upload.filename or "upload"
+    name = safe_filename(upload.filename)
     check_pixels(data, name, settings)
     try:
         return load_image(data)

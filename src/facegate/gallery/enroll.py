@@ -13,6 +13,7 @@ from facegate.detect.base import as_box
 from facegate.errors import ImageError
 from facegate.gallery.quality import assess
 from facegate.gallery.repository import ConflictError, Gallery, NewSample
+from facegate.gallery.text import safe_filename
 from facegate.imageio import load_image
 from facegate.pipeline import FaceGate
 
@@ -43,6 +44,7 @@ def thumbnail_jpeg(crop: np.ndarray) -> bytes:
 def enroll_photo(fg: FaceGate, gallery: Gallery, person_id: int, data: bytes, filename: str,
                  largest: bool = False) -> EnrollResult:
     """Check one photo and store its face for the person; every refusal says why."""
+    filename = safe_filename(filename)
     sha = hashlib.sha256(data).hexdigest()
     if (existing := gallery.sample_by_hash(sha)) is not None:
         return EnrollResult(filename, None, [gallery.duplicate_message(existing)])

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facegate.errors import FaceGateError
 from facegate.embed import DIM as EMBEDDING_DIM
 from facegate.gallery.schema import ApiKey, Event, GalleryState, Person, Sample, utcnow
+from facegate.gallery.text import clean_name, valid_id
 
 
 class NotFoundError(FaceGateError, LookupError):
@@ -111,6 +112,12 @@ def _deleted(session: Session, statement: Delete) -> int:
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
 
 
+def _require_id(value: int, what: str) -> None:
+    """NotFoundError for an id no row can have (out of the databases' integer range), before any query sees it."""
+    if not valid_id(value):
+        raise NotFoundError(f"no {what} with id {value}")
+
+
 def _vectors(blobs: Sequence[bytes]) -> np.ndarray:
     """Stored embeddings (little-endian float32 bytes) as an N×EMBEDDING_DIM array."""
     return np.frombuffer(b"".join(blobs), "<f4").reshape(len(blobs), EMBEDDING_DIM).astype(np.float32)
@@ -143,6 +150,7 @@ class Gallery:
 
     @staticmethod
     def _person(session: Session, person_id: int) -> Person:
+        _require_id(person_id, "person")
         person = session.get(Person, person_id)
         if person is None:
             raise NotFoundError(f"no person with id {person_id}")
@@ -154,9 +162,7 @@ class Gallery:
 
     # people
     def add_person(self, name: str) -> PersonInfo:
-        name = name.strip()
-        if not name:
-            raise ConflictError("a person needs a non-empty name")
+        name = clean_name(name, "a person's name")
         try:
             with self._session() as s:
                 person = Person(name=name, created_at=utcnow())
@@ -181,7 +187,7 @@ class Gallery:
 
     def person_by_name(self, name: str) -> PersonInfo | None:
         with self._session() as s:
-            person_id = s.scalar(select(Person.id).where(Person.name == name.strip()))
+            person_id = s.scalar(select(Person.id).where(Person.name == clean_name(name, "a person's name")))
         return None if person_id is None else self.person(person_id)
 
     def names(self, person_ids: list[int]) -> dict[int, str]:
@@ -192,9 +198,7 @@ class Gallery:
             return dict(s.execute(select(Person.id, Person.name).where(Person.id.in_(set(person_ids)))).all())
 
     def rename_person(self, person_id: int, name: str) -> PersonInfo:
-        name = name.strip()
-        if not name:
-            raise ConflictError("a person needs a non-empty name")
+        name = clean_name(name, "a person's name")
         try:
             with self._session() as s:
                 self._person(s, person_id).name = name
@@ -247,12 +251,14 @@ class Gallery:
 
     def sample(self, sample_id: int) -> SampleInfo:
         with self._session() as s:
+            _require_id(sample_id, "sample")
             sample = s.get(Sample, sample_id)
             if sample is None:
                 raise NotFoundError(f"no sample with id {sample_id}")
             return _sample_info(sample)
 
     def thumbnail(self, sample_id: int) -> bytes:
+        _require_id(sample_id, "sample")
         with self._session() as s:
             data = s.scalar(select(Sample.thumbnail).where(Sample.id == sample_id))
         if data is None:
@@ -260,6 +266,7 @@ class Gallery:
         return data
 
     def delete_sample(self, sample_id: int) -> None:
+        _require_id(sample_id, "sample")
         with self._session() as s:
             if _deleted(s, delete(Sample).where(Sample.id == sample_id)) == 0:
                 raise NotFoundError(f"no sample with id {sample_id}")
@@ -329,6 +336,7 @@ class Gallery:
 
     # API keys
     def add_key(self, name: str, role: str, key_hash: str, prefix: str) -> KeyInfo:
+        name = clean_name(name, "a key's name")
         try:
             with self._session() as s:
                 key = ApiKey(name=name, role=role, key_hash=key_hash, prefix=prefix, created_at=utcnow())
@@ -348,6 +356,7 @@ class Gallery:
             return [_key_info(k) for k in s.scalars(select(ApiKey).order_by(ApiKey.id))]
 
     def delete_key(self, key_id: int) -> None:
+        _require_id(key_id, "API key")
         with self._session() as s:
             if _deleted(s, delete(ApiKey).where(ApiKey.id == key_id)) == 0:
                 raise NotFoundError(f"no API key with id {key_id}")

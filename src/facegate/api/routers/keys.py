@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 
 from facegate.api import auth
 from facegate.api.dependencies import AdminKey, ServiceDep
+from facegate.api.params import KeyId
 from facegate.api.schemas import KeyIn, KeyOut, NewKeyOut
 
 router = APIRouter(tags=["keys"])
@@ -23,6 +24,6 @@ def new_key(body: KeyIn, svc: ServiceDep, _: AdminKey) -> NewKeyOut:
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-def delete_key(key_id: int, svc: ServiceDep, _: AdminKey) -> Response:
+def delete_key(key_id: KeyId, svc: ServiceDep, _: AdminKey) -> Response:
     svc.gallery.delete_key(key_id)
     return Response(status_code=204)

@@ -5,6 +5,7 @@ from dataclasses import asdict
 from fastapi import APIRouter, Response
 
 from facegate.api.dependencies import AdminKey, ServiceDep, ViewerKey
+from facegate.api.params import PersonId
 from facegate.api.schemas import PersonIn, PersonOut
 
 router = APIRouter(tags=["people"])
@@ -21,17 +22,17 @@ def list_people(svc: ServiceDep, _: ViewerKey) -> list[PersonOut]:
 
 
 @router.get("/people/{person_id}", response_model=PersonOut)
-def get_person(person_id: int, svc: ServiceDep, _: ViewerKey) -> PersonOut:
+def get_person(person_id: PersonId, svc: ServiceDep, _: ViewerKey) -> PersonOut:
     return PersonOut(**asdict(svc.gallery.person(person_id)))
 
 
 @router.patch("/people/{person_id}", response_model=PersonOut)
-def rename_person(person_id: int, body: PersonIn, svc: ServiceDep, _: AdminKey) -> PersonOut:
+def rename_person(person_id: PersonId, body: PersonIn, svc: ServiceDep, _: AdminKey) -> PersonOut:
     return PersonOut(**asdict(svc.gallery.rename_person(person_id, body.name)))
 
 
 @router.delete("/people/{person_id}", status_code=204)
-def delete_person(person_id: int, svc: ServiceDep, _: AdminKey) -> Response:
+def delete_person(person_id: PersonId, svc: ServiceDep, _: AdminKey) -> Response:
     """Delete the person with every sample, thumbnail and embedding; their events keep only the id."""
     svc.gallery.delete_person(person_id)
     return Response(status_code=204)

@@ -4,10 +4,11 @@ import math
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, File, HTTPException, UploadFile
 
 from facegate.detect.base import as_box
 from facegate.api.dependencies import GateKey, ServiceDep
+from facegate.api.params import PersonForm
 from facegate.api.schemas import FaceOut, IdentifyOut, VerifyOut
 from facegate.api.uploads import decode_upload
 from facegate.gallery import NotFoundError
@@ -48,7 +49,7 @@ def _face_out(found: FaceEmbedding, decision: Decision, person_id: int | None, n
 @router.post("/verify", response_model=VerifyOut)
 def verify(svc: ServiceDep, _: GateKey, image: Annotated[UploadFile, File()],
            other: Annotated[UploadFile | None, File()] = None,
-           person_id: Annotated[int | None, Form()] = None) -> VerifyOut:
+           person_id: PersonForm = None) -> VerifyOut:
     """The largest face of `image` against the largest face of `other`, or against the nearest enrolled sample
     of `person_id` (give exactly one of the two)."""
     if (other is None) == (person_id is None):

@@ -1,5 +1,6 @@
 """/people/{id}/samples and /samples: enrollment photos (admin adds and deletes), listings and thumbnails."""
 
+import logging
 from dataclasses import asdict
 from typing import Annotated
 
@@ -7,18 +8,21 @@ from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from facegate.api.dependencies import AdminKey, ServiceDep, ViewerKey
+from facegate.api.params import PersonId, SampleId
 from facegate.api.schemas import EnrollOut, EnrollVerdict, SampleOut
 from facegate.api.state import Service
 from facegate.api.uploads import check_pixels, read_upload
-from facegate.errors import ImageError
+from facegate.errors import FaceGateError
 from facegate.gallery.enroll import enroll_photo
+from facegate.gallery.text import safe_filename
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["samples"])
 
 
 @router.post("/people/{person_id}/samples", response_model=EnrollOut, status_code=201,
              responses={422: {"model": EnrollOut, "description": "every photo was refused (reasons per photo)"}})
-def add_samples(person_id: int, svc: ServiceDep, _: AdminKey, files: Annotated[list[UploadFile], File()],
+def add_samples(person_id: PersonId, svc: ServiceDep, _: AdminKey, files: Annotated[list[UploadFile], File()],
                 largest: Annotated[bool, Form()] = False) -> EnrollOut | JSONResponse:
     """Enroll one or many photos; each is checked and stored on its own, so each verdict is final."""
     svc.gallery.person(person_id)
@@ -32,35 +36,43 @@ def add_samples(person_id: int, svc: ServiceDep, _: AdminKey, files: Annotated[l
 
 
 def _enroll_upload(svc: Service, person_id: int, upload: UploadFile, largest: bool) -> EnrollVerdict:
-    """One photo's verdict: refused for its size or format before decoding, else enroll_photo's checks decide."""
-    name = upload.filename or "upload"
+    """One photo's verdict: refused for its size or format before decoding, else enroll_photo's checks decide.
+    A photo is stored whole or not at all (one transaction), and its failure never undoes the verdicts before it."""
+    name = safe_filename(upload.filename)
     try:
         data = read_upload(upload, svc.settings)
         check_pixels(data, name, svc.settings)
-    except (HTTPException, ImageError) as exc:
-        return EnrollVerdict(filename=name, accepted=False, sample_id=None, figures={},
-                             reasons=[exc.detail if isinstance(exc, HTTPException) else str(exc)])
-    result = enroll_photo(svc.fg, svc.gallery, person_id, data, name, largest)
+        result = enroll_photo(svc.fg, svc.gallery, person_id, data, name, largest)
+    except (HTTPException, FaceGateError) as exc:
+        return _refused(name, exc.detail if isinstance(exc, HTTPException) else str(exc))
+    except Exception:  # the photos before this one are stored: say so rather than answer 500
+        log.exception("enrolling %r for person %d failed", name, person_id)
+        return _refused(name, "the photo could not be stored (server error, logged); nothing of it was kept")
     return EnrollVerdict(filename=result.filename, accepted=result.accepted, sample_id=result.sample_id,
                          reasons=result.reasons, figures=result.figures)
 
 
+def _refused(name: str, reason: str) -> EnrollVerdict:
+    """The verdict for a photo refused before enroll_photo could judge it."""
+    return EnrollVerdict(filename=name, accepted=False, sample_id=None, figures={}, reasons=[reason])
+
+
 @router.get("/people/{person_id}/samples", response_model=list[SampleOut])
-def list_samples(person_id: int, svc: ServiceDep, _: ViewerKey) -> list[SampleOut]:
+def list_samples(person_id: PersonId, svc: ServiceDep, _: ViewerKey) -> list[SampleOut]:
     return [SampleOut(**{k: v for k, v in asdict(s).items() if k in SampleOut.model_fields})
             for s in svc.gallery.samples(person_id)]
 
 
 @router.get("/samples/{sample_id}/thumbnail", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}}})
-def thumbnail(sample_id: int, svc: ServiceDep, _: ViewerKey) -> Response:
+def thumbnail(sample_id: SampleId, svc: ServiceDep, _: ViewerKey) -> Response:
     """The aligned 160×160 face crop of the sample (JPEG)."""
     return Response(svc.gallery.thumbnail(sample_id), media_type="image/jpeg",
                     headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.delete("/samples/{sample_id}", status_code=204)
-def delete_sample(sample_id: int, svc: ServiceDep, _: AdminKey) -> Response:
+def delete_sample(sample_id: SampleId, svc: ServiceDep, _: AdminKey) -> Response:
     svc.gallery.delete_sample(sample_id)
     svc.identifier.refresh()
     return Response(status_code=204)
