@@ -88,7 +88,7 @@ def test_people_and_samples(service: tuple, enrollable: dict[str, list[Path]]) -
 def test_identify_names_known_people_and_refuses_strangers(service: tuple, enrollable: dict[str, list[Path]],
                                                            stranger: Path) -> None:
     client, keys, ids = service
-    assert wait_fitted(client)["identifier"] == "OpenSetIdentifier"
+    assert wait_fitted(client)["identifier"] == "classifier + distance check"
     gate = as_role(keys, "gate")
     for name in ("elton_john", "mindy_kaling"):
         answer = client.post("/identify", files=[upload(enrollable[name][PER_PERSON], "image")], headers=gate).json()

@@ -178,14 +178,14 @@ def test_identifier_refits_in_the_background(embedded: dict[str, np.ndarray], tm
             gallery.add_sample(ids[name], NewSample(vector, b"", f"{i}{j}".ljust(64, "0"), None, (0, 0, 1, 1),
                                                      1.0, 100.0, 100.0, 0.5, 1))
     fitted = identifier.wait_until_fresh()
-    assert fitted.kind == "OpenSetIdentifier" and fitted.revision == gallery.revision()
+    assert fitted.kind == "classifier + distance check" and fitted.revision == gallery.revision()
     _, decisions = identifier.decide(embedded["madonna"][PER_PERSON:])
     assert decisions[0].label == str(ids["madonna"])
     gallery.delete_person(ids["madonna"])
     stale = identifier.refresh()  # answers at once with the fit it has; the refit runs in the background
     assert stale is not None and stale.revision <= gallery.revision()
     refit = identifier.wait_until_fresh()  # 2 people: too few to hold anyone out, so the model's prior decides
-    assert refit.kind == "OpenSetIdentifier" and refit.identifier.threshold_source_ == "prior"
+    assert refit.kind == "classifier + distance check" and refit.identifier.threshold_source_ == "prior"
     identifier.join()
 
 

@@ -11,14 +11,13 @@ from sklearn.linear_model import LogisticRegression
 from facegate.match import UNKNOWN
 from facegate.match.calibration import TemperatureScaledClassifier
 from facegate.match.openset import (
-    PRIOR_DISTANCE,
     CalibrationError,
     OpenSetIdentifier,
     Searches,
     choose_thresholds,
     nearest_own_distance,
-    prior_distance,
 )
+from facegate.match.operating_point import DEFAULT_FPIR, PRIOR_DISTANCE, prior_distance
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -129,7 +128,7 @@ def test_small_galleries_calibrate_with_the_default_classifier(people: int, per_
     identifier = OpenSetIdentifier(folds=folds).fit(X, y)
     assert _is_scaled_logistic_regression(identifier.classifier_)
     assert len(identifier.impostor_) == len(y) and len(identifier.genuine_) > 0  # everyone held out once
-    assert identifier.distance_threshold_ <= prior_distance(0.01, people)  # too few strangers: the prior caps
+    assert identifier.distance_threshold_ <= prior_distance(DEFAULT_FPIR, people)  # too few strangers: the prior caps
     assert list(identifier.predict(X)) == list(y)
 
 
@@ -144,7 +143,7 @@ def test_two_people_without_strangers_use_the_prior() -> None:
     X, y, _ = _gallery(people=2, per_person=6)
     identifier = OpenSetIdentifier().fit(X, y)
     assert identifier.threshold_source_ == "prior" and len(identifier.impostor_) == 0
-    assert identifier.distance_threshold_ == pytest.approx(prior_distance(0.01, 2))
+    assert identifier.distance_threshold_ == pytest.approx(prior_distance(DEFAULT_FPIR, 2))
     assert identifier.probability_threshold_ == 0.0 and np.isnan(identifier.calibration_fpir_)
 
 

@@ -63,15 +63,16 @@ def test_defaults_fit_two_photos_per_person_and_name_every_val_photo(celebrity_e
 
 
 def test_open_set_super_learner_on_two_photos_per_person(celebrity_embeddings: Embeddings) -> None:
-    """Calibration trains on one photo of each person in some rounds: the Super Learner then weights equally. Two
-    of Madonna's val photos lie beyond the prior-capped distance threshold (as with the default classifier)."""
+    """Calibration trains on one photo of each person in some rounds: the Super Learner then weights equally. At the
+    default operating point (FPIR 1e-3) four val photos lie beyond the prior-capped distance threshold (0.917 for 5
+    people; two at FPIR 1e-2) and are called unknown, never someone else."""
     X, y = first_photos(celebrity_embeddings, 2)
     X_val, y_val = celebrity_embeddings["val"]
     with pytest.warns(UserWarning, match="single sample"):
         identifier = OpenSetIdentifier(SuperLearnerClassifier(random_state=0)).fit(X, y)
     assert identifier.classifier_.weights_method_ == "slsqp"
     labels = identifier.predict(X_val)
-    assert np.mean(labels == y_val) == pytest.approx(23 / 25, abs=0.01)
+    assert np.mean(labels == y_val) == pytest.approx(21 / 25, abs=0.01)
     assert set(labels[labels != y_val]) == {UNKNOWN}
 
 
@@ -111,8 +112,9 @@ def lfw_strangers(fg: FaceGate, shared_data: Path) -> np.ndarray:
 def test_product_identifier_is_confident_on_val_photos_and_not_on_strangers(celebrity_embeddings: Embeddings,
                                                                             lfw_strangers: np.ndarray) -> None:
     """What `facegate demo` and the gallery fit: the val photos' own person gets 0.995 on average (0.966 before
-    temperature scaling), strangers' candidates about 0.53 (0.43 before), and 6 of 288 strangers are named, as
-    before (the distance check decides; a 5-person gallery's calibration cannot foresee look-alikes)."""
+    temperature scaling), strangers' candidates about 0.53 (0.43 before), and 2 of 288 strangers are named at the
+    default operating point, FPIR 1e-3 (6 at 1e-2: the distance check decides; a 5-person gallery's calibration
+    cannot foresee look-alikes)."""
     X, y = celebrity_embeddings["train"]
     X_val, y_val = celebrity_embeddings["val"]
     identifier = OpenSetIdentifier().fit(X, y)
@@ -123,4 +125,4 @@ def test_product_identifier_is_confident_on_val_photos_and_not_on_strangers(cele
     probability = np.array([d.probability for d in decisions])
     assert len(decisions) == 288
     assert np.median(probability) == pytest.approx(0.53, abs=0.05) and probability.max() < 0.98
-    assert np.mean([d.known for d in decisions]) == pytest.approx(6 / 288, abs=0.01)
+    assert sum(d.known for d in decisions) <= 3  # 2 measured

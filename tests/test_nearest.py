@@ -8,7 +8,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from facegate.match.decision import UNKNOWN
-from facegate.match.nearest import (DEFAULT_THRESHOLD, NearestNeighbourIdentifier, calibrate_threshold,
+from facegate.match.operating_point import prior_distance
+from facegate.match.nearest import (NearestNeighbourIdentifier, calibrate_threshold,
                                     pairwise_distances)
 
 
@@ -34,7 +35,7 @@ def test_nearest_sample_names_the_face_and_far_faces_are_unknown() -> None:
 
 def test_estimator_conventions() -> None:
     model = NearestNeighbourIdentifier()
-    assert model.get_params() == {"threshold": DEFAULT_THRESHOLD}
+    assert model.get_params() == {"fpir": 1e-3, "threshold": None}
     assert not hasattr(model, "index_")  # the constructor stores parameters only
     with pytest.raises(NotFittedError):
         model.predict(GALLERY)
@@ -71,7 +72,7 @@ def test_calibrate_threshold_meets_the_target_rate_with_the_widest_margin() -> N
 
 
 @pytest.mark.slow
-def test_default_threshold_separates_the_celebrity_photos() -> None:
+def test_the_default_operating_point_separates_the_celebrity_photos() -> None:
     """Each val photo searched against the others: enrolled people found, left-out people refused."""
     from facegate import FaceGate
     from facegate.gallery.folders import embed_gallery_folder
@@ -83,7 +84,9 @@ def test_default_threshold_separates_the_celebrity_photos() -> None:
     np.fill_diagonal(distances, np.inf)
     genuine = np.array([distances[i, labels == labels[i]].min() for i in range(len(labels))])
     impostor = np.array([distances[i, labels != labels[i]].min() for i in range(len(labels))])
+    threshold = NearestNeighbourIdentifier().fit(gallery.embeddings, labels).distance_threshold_
+    assert threshold == pytest.approx(prior_distance(1e-3, 5))  # the default operating point over 5 people
     assert len(labels) == 25 and not gallery.skipped
-    assert (impostor <= DEFAULT_THRESHOLD).mean() == 0.0
-    assert (genuine > DEFAULT_THRESHOLD).mean() <= 0.1
+    assert (impostor <= threshold).mean() == 0.0
+    assert (genuine > threshold).mean() <= 0.1
     assert genuine.max() < calibrate_threshold(genuine, impostor, fpir=0.0) < impostor.min()

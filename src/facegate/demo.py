@@ -34,7 +34,7 @@ def run_demo(fg: FaceGate) -> int:
     root = fg.models.celebrity
     x_train, y_train, _ = embed_folder(fg, root / "train", "enrolling train photos")
     x_val, y_val, val_paths = embed_folder(fg, root / "val", "identifying val photos")
-    decisions = OpenSetIdentifier().fit(x_train, np.asarray(y_train)).decide(x_val)
+    decisions = OpenSetIdentifier(fpir=fg.fpir).fit(x_train, np.asarray(y_train)).decide(x_val)
     table = Table(title=f"5-celebrity demo: {len(x_train)} train photos enrolled, {len(x_val)} val photos",
                   caption="probability: the classifier's, of the candidate; distance: to the candidate's nearest "
                           "enrolled photo")

@@ -12,13 +12,10 @@ from facegate.align import Alignment, align
 from facegate.detect.base import Detector, Face
 from facegate.embed import Embedder
 from facegate.errors import FaceCountError
+from facegate import settings
 from facegate.imageio import ImageInput, load_image
+from facegate.match.operating_point import check_fpir, verify_threshold
 from facegate.models import ModelFiles, ensure_models
-
-# Euclidean distance between unit embeddings at or below which two faces are the same person: the best single
-# threshold on LFW's pairsDevTrain (99.77% there, 98.90% on pairsDevTest; never tuned on pairs.txt, whose 10-fold
-# thresholds come out at 1.075 ± 0.001). `facegate benchmark lfw` re-derives it.
-VERIFY_THRESHOLD = 1.076
 
 Precision = Literal["fp32", "int8"]
 
@@ -54,6 +51,8 @@ class FaceGate:
     alignment: "warp" (5-landmark similarity transform) or "crop" (box plus margin).
     precision: "fp32" (default) or "int8" (FaceNet quantised: ~3× faster, pair distances within 0.02 of fp32;
         compare embeddings only with embeddings of the same precision).
+    fpir: the operating point, a false-accept target (default: $FACEGATE_FPIR, else 1e-3); `verify` accepts pairs
+        closer than the model's prior distance for it (0.995 at 1e-3). threshold: a fixed distance instead.
     """
 
     def __init__(
@@ -61,7 +60,8 @@ class FaceGate:
         detector: Literal["mtcnn", "haar"] = "mtcnn",
         min_face: int = 20,
         alignment: Alignment = "warp",
-        threshold: float = VERIFY_THRESHOLD,
+        fpir: float | None = None,
+        threshold: float | None = None,
         batch_size: int = 32,
         threads: int | None = None,
         precision: Precision = "fp32",
@@ -75,7 +75,8 @@ class FaceGate:
         self.detector_name = detector
         self.min_face = min_face
         self.alignment: Alignment = alignment
-        self.threshold = threshold
+        self.fpir = check_fpir(fpir if fpir is not None else settings.current().fpir)
+        self.threshold = threshold if threshold is not None else verify_threshold(self.fpir)
         self.batch_size = batch_size
         self.threads = threads
         self.precision: Precision = precision

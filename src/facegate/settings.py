@@ -23,6 +23,7 @@ class Settings:
 
     home: Path
     db: str | None
+    fpir: float
     threads: int | None
     lfw: Path | None
     max_upload_mb: int
@@ -35,6 +36,8 @@ VARIABLES: dict[str, tuple[str, str | None, str]] = {
     "home": ("FACEGATE_HOME", "~/.cache/facegate", "model cache (converted models, int8 checks, feature cache) and "
                                                    "the default gallery database"),
     "db": ("FACEGATE_DB", None, "gallery database URL or SQLite file (default: gallery.db in FACEGATE_HOME)"),
+    "fpir": ("FACEGATE_FPIR", "0.001", "the operating point: the share of strangers that may be named as someone "
+                                       "(or of 1:1 impostor pairs accepted); every path derives its threshold from it"),
     "threads": ("FACEGATE_THREADS", None, "ONNX Runtime threads per model (default: the cores this process may use)"),
     "lfw": ("FACEGATE_LFW", None, "LFW folder (images_deepfunneled/, pairs.txt) for `benchmark lfw|openset` and "
                                   "`experiment`'s open-set strangers, where --lfw is not given"),
@@ -60,10 +63,22 @@ def _count(key: str) -> int:
     return value
 
 
+def _rate(key: str) -> float:
+    """A variable's value as a rate strictly between 0 and 1, or a SettingsError naming the variable."""
+    text = _text(key) or ""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.0 < value < 1.0:
+        raise SettingsError(f"{VARIABLES[key][0]}={text!r}: expected a rate between 0 and 1, e.g. 0.001")
+    return value
+
+
 def current() -> Settings:
     """The settings as the environment gives them now (defaults where a variable is unset or empty)."""
     lfw = _text("lfw")
-    return Settings(home=Path(_text("home") or ".").expanduser(), db=_text("db"),
+    return Settings(home=Path(_text("home") or ".").expanduser(), db=_text("db"), fpir=_rate("fpir"),
                     threads=_count("threads") if _text("threads") else None,
                     lfw=Path(lfw).expanduser() if lfw else None, max_upload_mb=_count("max_upload_mb"),
                     max_pixels=_count("max_pixels"), max_files=_count("max_files"))

@@ -43,8 +43,8 @@ def create_app(settings: Settings | None = None, fg: FaceGate | None = None) -> 
 async def _lifespan(app: FastAPI, settings: Settings, fg: FaceGate | None) -> AsyncIterator[None]:
     """Open the gallery and the pipeline for the app's life, warming them up in the background, then close."""
     gallery = open_gallery(settings.db)
-    pipeline = fg or FaceGate()
-    app.state.service = Service(settings, gallery, pipeline, GalleryIdentifier(gallery))
+    pipeline = fg or FaceGate(fpir=settings.fpir)
+    app.state.service = Service(settings, gallery, pipeline, GalleryIdentifier(gallery, settings.fpir))
     warm_up = threading.Thread(target=_warm_up, args=(app.state.service,), name="warm-up", daemon=True)
     warm_up.start()
     yield

@@ -14,6 +14,7 @@ class Settings:
     upload limits."""
 
     db: str | None = field(default_factory=lambda: settings.current().db)
+    fpir: float = field(default_factory=lambda: settings.current().fpir)  # the operating point of every route
     max_upload_bytes: int = field(default_factory=lambda: settings.current().max_upload_mb * 1024 * 1024)  # per image
     max_pixels: int = field(default_factory=lambda: settings.current().max_pixels)  # per image, from the header
     max_files: int = field(default_factory=lambda: settings.current().max_files)  # per enrollment request

@@ -34,6 +34,44 @@ def add_detection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alignment", choices=["warp", "crop"], default="warp")
 
 
+def rate(text: str) -> float:
+    """An argparse type: a rate strictly between 0 and 1 (0.001 or 1e-3)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a rate between 0 and 1, e.g. 0.001; got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0.0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def add_operating_point_options(p: argparse.ArgumentParser, threshold: str | None = None) -> None:
+    """--fpir (the operating point every path derives its threshold from) and, where a path takes one, --threshold."""
+    p.add_argument("--fpir", type=rate, metavar="RATE",
+                   help="false-accept target: the share of strangers (or impostor pairs) that may be accepted "
+                        "(default: $FACEGATE_FPIR, else 0.001)")
+    if threshold:
+        p.add_argument("--threshold", type=positive_float, metavar="DIST", help=threshold)
+
+
+def operating_fpir(args: argparse.Namespace) -> float:
+    """The command's false-accept target: --fpir, else the setting."""
+    from facegate import settings
+
+    return args.fpir if getattr(args, "fpir", None) is not None else settings.current().fpir
+
+
 def add_precision_option(p: argparse.ArgumentParser) -> None:
     """--precision: fp32 FaceNet, or the int8 copy checked against it on this CPU."""
     p.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
@@ -52,7 +90,8 @@ def facegate_from(args: argparse.Namespace) -> FaceGate:
     from facegate.pipeline import FaceGate  # imported here: `facegate --help` loads no model code
 
     return FaceGate(detector=getattr(args, "detector", "mtcnn"), min_face=getattr(args, "min_face", 20),
-                    alignment=getattr(args, "alignment", "warp"), precision=getattr(args, "precision", "fp32"))
+                    alignment=getattr(args, "alignment", "warp"), precision=getattr(args, "precision", "fp32"),
+                    fpir=operating_fpir(args), threshold=getattr(args, "threshold", None))
 
 
 def add_lfw_option(p: argparse.ArgumentParser) -> None:

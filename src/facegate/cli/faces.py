@@ -11,6 +11,7 @@ import numpy as np
 from facegate.cli.common import (
     Subparsers,
     add_detection_options,
+    add_operating_point_options,
     add_precision_option,
     facegate_from,
     say,
@@ -67,14 +68,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Compare the largest faces of two photos; exit 0 for the same person, 1 for different people."""
     fg = facegate_from(args)
-    if args.threshold is not None:
-        fg.threshold = args.threshold
     result = fg.verify(args.a, args.b)
+    source = "--threshold" if args.threshold is not None else f"FPIR {fg.fpir:g}"
     if args.json:
-        print(json.dumps({"distance": round(result.distance, 4), "threshold": result.threshold,
+        print(json.dumps({"distance": round(result.distance, 4), "threshold": round(result.threshold, 4),
+                          "fpir": None if args.threshold is not None else fg.fpir,
                           "same": result.same, "verdict": result.verdict}))
     else:
-        print(f"distance {result.distance:.3f}  threshold {result.threshold:.2f}  → {result.verdict}")
+        print(f"distance {result.distance:.3f}  threshold {result.threshold:.3f} ({source})  → {result.verdict}")
     return 0 if result.same else 1
 
 
@@ -104,7 +105,7 @@ def register(sub: Subparsers) -> None:
     verify = sub.add_parser("verify", help="are the largest faces of A and B the same person? (exit 0 yes, 1 no)")
     verify.add_argument("a", type=Path)
     verify.add_argument("b", type=Path)
-    verify.add_argument("--threshold", type=float)
+    add_operating_point_options(verify, threshold="accept pairs at most this far apart (overrides --fpir)")
     verify.add_argument("--json", action="store_true")
     add_detection_options(verify)
     add_precision_option(verify)

@@ -1,21 +1,23 @@
-"""`facegate enroll DIR`, `facegate people`, `facegate identify IMAGE` and `facegate search IMAGE`: the gallery from
-the command line."""
+"""`facegate enroll DIR`, `facegate people [list|delete|rename]`, `facegate identify IMAGE` and `facegate search
+IMAGE`: the gallery from the command line."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from facegate.cli.common import Subparsers, add_db_option, positive_int
+from facegate.cli.common import Subparsers, add_db_option, add_operating_point_options, operating_fpir, positive_int
 from facegate.detect.base import as_box
 
 if TYPE_CHECKING:
+    from facegate.gallery import Gallery
     from facegate.pipeline import FaceEmbedding
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -56,7 +58,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 def cmd_people(args: argparse.Namespace) -> int:
     from facegate.gallery import open_gallery
 
-    people = open_gallery(args.db).people()
+    gallery = open_gallery(args.db)
+    if args.action != "list":
+        return _change_person(gallery, args)
+    people = gallery.people()
     if args.json:
         print(json.dumps([{"id": p.id, "name": p.name, "samples": p.samples, "created_at": p.created_at.isoformat()}
                           for p in people], indent=2))
@@ -65,6 +70,38 @@ def cmd_people(args: argparse.Namespace) -> int:
     for p in people:
         print(f"  {p.id:5d}  {p.name:30s} {p.samples:3d} sample(s)")
     return 0
+
+
+def _change_person(gallery: Gallery, args: argparse.Namespace) -> int:
+    """`people delete ID|NAME [--yes]` and `people rename ID|NAME NEW`: one person changed, or a one-line error."""
+    from facegate.errors import FaceGateError
+    from facegate.gallery import NotFoundError
+
+    wanted = 1 if args.action == "delete" else 2
+    if len(args.args) != wanted:
+        raise FaceGateError(f"people {args.action} takes {'ID|NAME' if wanted == 1 else 'ID|NAME NEW-NAME'}")
+    target = args.args[0]
+    person = gallery.person(int(target)) if target.isdigit() else gallery.person_by_name(target)
+    if person is None:
+        raise NotFoundError(f"no person named {target!r}")
+    if args.action == "rename":
+        renamed = gallery.rename_person(person.id, args.args[1])
+        print(f"renamed {person.name!r} (id {person.id}) to {renamed.name!r}")
+        return 0
+    if not (args.yes or _confirmed(f"delete {person.name!r} (id {person.id}) and their {person.samples} sample(s)")):
+        return 1
+    gallery.delete_person(person.id)
+    print(f"deleted {person.name!r} (id {person.id}) with {person.samples} sample(s)")
+    return 0
+
+
+def _confirmed(question: str) -> bool:
+    """The user's yes to `question` on the terminal; without a terminal, a FaceGateError asking for --yes."""
+    from facegate.errors import FaceGateError
+
+    if not sys.stdin.isatty():
+        raise FaceGateError(f"not a terminal: add --yes to {question}")
+    return input(f"{question}? [y/N] ").strip().lower() in ("y", "yes")
 
 
 def faces_of(image: Path) -> tuple[list[FaceEmbedding], np.ndarray]:
@@ -86,18 +123,23 @@ def cmd_identify(args: argparse.Namespace) -> int:
 
     gallery = open_gallery(args.db)
     found, embeddings = faces_of(args.image)
-    fitted, decisions = GalleryIdentifier(gallery).decide(embeddings)
+    fpir = operating_fpir(args)
+    fitted, decisions = GalleryIdentifier(gallery, fpir).decide(embeddings)
     names = gallery.names([int(d.label) for d in decisions if d.known])
     rows = [{"box": rounded_box(f),
              "name": names.get(int(d.label), "unknown") if d.known else "unknown",
-             "probability": round(d.probability, 3),
+             "probability": round(d.probability, 3) if d.known else None,  # only a named face has one
              "distance": round(d.distance, 3) if np.isfinite(d.distance) else None} for f, d in zip(found, decisions)]
+    point = {"fpir": fpir, "threshold": None if fitted.threshold is None else round(fitted.threshold, 3)}
     if args.json:
-        print(json.dumps({"image": str(args.image), "identifier": fitted.kind, "faces": rows}, indent=2))
-    else:
-        print(f"{args.image}: {len(rows)} face(s) ({fitted.kind})")
-        for i, r in enumerate(rows, 1):
-            print(f"  {i}. {r['name']:20s} box={r['box']} distance={r['distance']} probability={r['probability']}")
+        print(json.dumps({"image": str(args.image), "identifier": fitted.kind, "operating_point": point,
+                          "faces": rows}, indent=2))
+        return 0
+    print(f"{args.image}: {len(rows)} face(s); {fitted.kind}, unknown beyond distance {point['threshold']} "
+          f"(FPIR {fpir:g})")
+    for i, r in enumerate(rows, 1):
+        known = f" probability={r['probability']}" if r["probability"] is not None else ""
+        print(f"  {i}. {r['name']:20s} box={r['box']} distance={r['distance']}{known}")
     return 0
 
 
@@ -130,12 +172,18 @@ def register(subparsers: Subparsers) -> None:
     enroll.add_argument("--largest", action="store_true", help="enroll the largest face of group photos")
     enroll.add_argument("-v", "--verbose", action="store_true", help="list every refused photo with its reasons")
     add_db_option(enroll)
-    people = subparsers.add_parser("people", help="list the enrolled people")
-    people.add_argument("--json", action="store_true")
+    people = subparsers.add_parser("people", help="list, delete or rename enrolled people",
+                                   usage="facegate people [list] [--json] | delete ID|NAME [--yes] | rename ID|NAME NEW")
+    people.add_argument("action", nargs="?", choices=("list", "delete", "rename"), default="list",
+                        help="list (the default); delete a person with every sample; rename a person")
+    people.add_argument("args", nargs="*", metavar="ID|NAME", help="who to delete or rename (and the new name)")
+    people.add_argument("--yes", action="store_true", help="delete without asking")
+    people.add_argument("--json", action="store_true", help="list as JSON")
     add_db_option(people)
     identify = subparsers.add_parser("identify", help="who is in the photo? (every face, or unknown)")
     identify.add_argument("image", type=Path)
     identify.add_argument("--json", action="store_true")
+    add_operating_point_options(identify)
     add_db_option(identify)
     search = subparsers.add_parser("search", help="the enrolled samples most like each face in the photo")
     search.add_argument("image", type=Path)

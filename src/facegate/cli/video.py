@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from facegate.cli.common import Subparsers, add_detection_options, positive_int
+from facegate.cli.common import (
+    Subparsers,
+    add_detection_options,
+    add_operating_point_options,
+    operating_fpir,
+    positive_int,
+    say,
+)
 from facegate.errors import VideoError
 from facegate.extras import require
 
@@ -26,11 +33,15 @@ def _recognizer(args: argparse.Namespace) -> VideoRecognizer:
     from facegate.video.recognizer import VideoRecognizer
 
     fg = FaceGate(detector=args.detector, min_face=args.min_face, alignment=args.alignment)
-    identifier = _database_identifier(args.db) if args.db else _folder_identifier(fg, args.gallery, args.threshold)
+    fpir = operating_fpir(args)
+    identifier = (_database_identifier(args.db, fpir) if args.db
+                  else _folder_identifier(fg, args.gallery, fpir, args.threshold))
+    say(f"unknown beyond distance {identifier.distance_threshold_:.3f} "
+        f"({'--threshold' if args.threshold is not None and not args.db else f'FPIR {fpir:g}'})")
     return VideoRecognizer(fg, identifier, every=args.every)
 
 
-def _folder_identifier(fg: FaceGate, folder: Path, threshold: float | None) -> Identifier:
+def _folder_identifier(fg: FaceGate, folder: Path, fpir: float, threshold: float | None) -> Identifier:
     """Open-set nearest neighbour over a one-photo-per-person (or person sub-folder) gallery folder."""
     from facegate.match.nearest import NearestNeighbourIdentifier
     from facegate.gallery.folders import embed_gallery_folder
@@ -41,11 +52,10 @@ def _folder_identifier(fg: FaceGate, folder: Path, threshold: float | None) -> I
     people = sorted(set(gallery.labels))
     print(f"facegate: gallery of {len(people)} people ({len(gallery.labels)} photos): {', '.join(people)}",
           file=sys.stderr)
-    nearest = NearestNeighbourIdentifier() if threshold is None else NearestNeighbourIdentifier(threshold=threshold)
-    return nearest.fit(gallery.embeddings, gallery.labels)
+    return NearestNeighbourIdentifier(fpir=fpir, threshold=threshold).fit(gallery.embeddings, gallery.labels)
 
 
-def _database_identifier(url: str) -> Identifier:
+def _database_identifier(url: str, fpir: float) -> Identifier:
     """The gallery database's identifier (calibrated open set, as the gate service uses), answering names."""
     from facegate.gallery import open_gallery
     from facegate.gallery.identify import build_identifier
@@ -57,7 +67,7 @@ def _database_identifier(url: str) -> Identifier:
     names = gallery.names(sorted(set(data.person_ids.tolist())))
     labels = np.array([names[int(p)] for p in data.person_ids])
     print(f"facegate: gallery database: {len(names)} people, {len(labels)} samples", file=sys.stderr)
-    return build_identifier(data.embeddings, labels)
+    return build_identifier(data.embeddings, labels, fpir)
 
 
 def _check_events_path(path: Path | None) -> None:
@@ -147,9 +157,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--every", type=positive_int, default=5, metavar="N",
                    help="scan the whole frame for new faces every N frames; tracked faces are followed on every "
                         "frame (default 5)")
-    p.add_argument("--threshold", type=float,
-                   help="with --gallery: distance to the nearest gallery photo beyond which a face is unknown "
-                        "(default: the nearest-neighbour identifier's; --db uses the calibrated thresholds)")
+    add_operating_point_options(p, threshold="with --gallery: a fixed distance to the nearest gallery photo beyond "
+                                              "which a face is unknown (overrides --fpir)")
     add_detection_options(p)
 
 

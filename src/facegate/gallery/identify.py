@@ -14,6 +14,7 @@ from facegate.gallery.repository import Gallery
 from facegate.match.decision import UNKNOWN, Decision, Identifier
 from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.match.openset import CalibrationError, OpenSetIdentifier
+from facegate.match.operating_point import DEFAULT_FPIR, check_fpir
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +23,23 @@ class IdentifierUnavailable(FaceGateError):
     """No identifier could be fitted over the gallery (the reason is in the log)."""
 
 
-def build_identifier(embeddings: np.ndarray, labels: np.ndarray | list[str]) -> Identifier:
-    """The open-set classifier, calibrated for FPIR 1% (galleries too small to calibrate use the model's prior
-    distance threshold); nearest neighbour with its calibrated threshold when someone has a single sample."""
+def build_identifier(embeddings: np.ndarray, labels: np.ndarray | list[str], fpir: float = DEFAULT_FPIR) -> Identifier:
+    """The open-set classifier, calibrated for the false-accept target `fpir` (galleries too small to calibrate use
+    the model's prior distance for it); nearest neighbour at the prior distance for `fpir` over the enrolled people
+    when someone has a single sample, so every gallery keeps the same operating point."""
     y = np.asarray(labels, str)
     try:
-        return OpenSetIdentifier(fpir=0.01).fit(embeddings, y)
+        return OpenSetIdentifier(fpir=fpir).fit(embeddings, y)
     except CalibrationError as exc:  # one person, or one photo of someone
         log.info("nearest-neighbour identification: %s", exc)
-        return NearestNeighbourIdentifier().fit(embeddings, y)
+        return NearestNeighbourIdentifier(fpir=fpir).fit(embeddings, y)
+
+
+def describe(identifier: Identifier) -> str:
+    """What decides, in words a user reads (not a class name)."""
+    if isinstance(identifier, OpenSetIdentifier):
+        return "classifier + distance check"
+    return "nearest neighbour"
 
 
 @dataclass(frozen=True)
@@ -39,15 +48,17 @@ class Fitted:
 
     revision: int
     identifier: Identifier | None  # None: nobody is enrolled
-    kind: str
+    kind: str  # what decides, in plain words ("empty" when nobody is enrolled)
+    threshold: float | None  # the distance beyond which a face is unknown
 
 
 class GalleryIdentifier:
     """Answers with the latest fitted identifier; a stale one is refit in a background thread, so requests never
     wait for a refit (only the very first request of a process waits for the first fit)."""
 
-    def __init__(self, gallery: Gallery) -> None:
+    def __init__(self, gallery: Gallery, fpir: float = DEFAULT_FPIR) -> None:
         self.gallery = gallery
+        self.fpir = check_fpir(fpir)
         self._fitted: Fitted | None = None
         self._lock = threading.Lock()
         self._first_fit = threading.Event()
@@ -58,10 +69,11 @@ class GalleryIdentifier:
         while True:
             data = self.gallery.training_set()
             if len(data.embeddings):
-                identifier = build_identifier(data.embeddings, data.person_ids.astype(str))
-                fitted = Fitted(data.revision, identifier, type(identifier).__name__)
+                identifier = build_identifier(data.embeddings, data.person_ids.astype(str), self.fpir)
+                fitted = Fitted(data.revision, identifier, describe(identifier),
+                                float(identifier.distance_threshold_))
             else:
-                fitted = Fitted(data.revision, None, "empty")
+                fitted = Fitted(data.revision, None, "empty", None)
             with self._lock:
                 self._fitted = fitted
                 self._first_fit.set()

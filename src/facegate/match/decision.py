@@ -35,7 +35,10 @@ class Decision:
 
 
 class Identifier(Protocol):
-    """Anything that turns N×128 unit embeddings into N decisions (each may be UNKNOWN)."""
+    """Anything that turns N×128 unit embeddings into N decisions (each may be UNKNOWN), fitted with the distance
+    beyond which it calls a face unknown."""
+
+    distance_threshold_: float
 
     def decide(self, embeddings: np.ndarray) -> list[Decision]:
         ...

@@ -11,14 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from facegate.match.vector_index import VectorIndex, squared_distances
 from facegate.match.decision import UNKNOWN, Decision
+from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, prior_distance
 
-# Distance to the nearest enrolled sample above which a face is "unknown". Measured on the 118 5-celebrity photos
-# (FaceNet, warp alignment), each searched against all the others: genuine searches (own person enrolled) have
-# nearest distances of median 0.62, 95th percentile 0.89, max 1.14 (one outlier); impostor searches (own person
-# left out) never come nearer than 1.048. At 0.95: FNIR 1.7% (2/118), FPIR 0% with a 0.10 margin to the nearest
-# impostor, kept because larger galleries bring impostors nearer. calibrate_threshold(fpir=0.01) gives 1.03 here;
-# tests/test_nearest.py re-measures the gap.
-DEFAULT_THRESHOLD = 0.95
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -46,12 +40,16 @@ def calibrate_threshold(genuine: np.ndarray, impostor: np.ndarray, fpir: float =
 
 
 class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
-    """1-NN over enrolled unit embeddings; a face farther than `threshold` from every sample is UNKNOWN.
+    """1-NN over enrolled unit embeddings; a face farther than the distance threshold from every sample is UNKNOWN.
 
+    fpir: the false-accept target; the threshold is the model's prior distance for it over the enrolled people
+    (0.884 for 10 people at the default 1e-3). threshold: a fixed distance instead (overrides fpir).
     The samples go into a VectorIndex: exact search for small galleries, FAISS for large ones.
+    Fitted: distance_threshold_ (the distance in force).
     """
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(self, fpir: float = DEFAULT_FPIR, threshold: float | None = None) -> None:
+        self.fpir = fpir
         self.threshold = threshold
 
     def fit(self, X: np.ndarray, y: np.ndarray | list[str]) -> NearestNeighbourIdentifier:
@@ -69,6 +67,8 @@ class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
         self.labels_ = labels
         self.classes_ = np.unique(labels)
         self.n_features_in_ = X.shape[1]
+        self.distance_threshold_ = (prior_distance(check_fpir(self.fpir), len(self.classes_)) if self.threshold is None
+                           else float(self.threshold))
         return self
 
     def decide(self, X: np.ndarray) -> list[Decision]:
@@ -81,7 +81,7 @@ class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
         out = []
         for row, distance in zip(nearest[:, 0], distances[:, 0].tolist()):
             candidate = str(self.labels_[row])
-            label = candidate if distance <= self.threshold else UNKNOWN
+            label = candidate if distance <= self.distance_threshold_ else UNKNOWN
             out.append(Decision(label=label, candidate=candidate, probability=1.0, distance=distance))
         return out
 

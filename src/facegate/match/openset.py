@@ -32,28 +32,15 @@ from facegate.errors import FaceGateError
 from facegate.match.decision import UNKNOWN, Decision
 from facegate.match.calibration import RandomState, TemperatureScaledClassifier
 from facegate.match.learners import study_learners
+from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, prior_distance
 
 MAX_GRID = 256  # thresholds tried per axis; more only slows the search on large galleries
 
-# Distance below which photos of two different people fall only `rate` of the time, for the pipeline's default
-# embeddings (FaceNet 20170512, MTCNN + warp alignment): lower quantiles of the 5.9 million different-person
-# pairs among the 3,443 photos named by LFW pairsDevTrain.txt (never the test pairs), measured by
-# benchmarks/derive_openset_prior.py. A stranger searched against P enrolled people is compared with each of
-# them, so the prior for a target FPIR reads the table at FPIR / P (a union bound; log-linear in between).
-PRIOR_DISTANCE = {1e-1: 1.256, 1e-2: 1.117, 1e-3: 0.995, 1e-4: 0.884, 1e-5: 0.787}
 RELIABLE_ACCEPTED = 10  # impostor searches that `fpir` must let through before calibration alone is trusted
 
 
 class CalibrationError(FaceGateError, ValueError):
     """The enrolled samples cannot calibrate open-set thresholds (too few people or samples per person)."""
-
-
-def prior_distance(fpir: float, people: int = 1) -> float:
-    """The model's prior distance threshold for a target FPIR over `people` enrolled people: PRIOR_DISTANCE at
-    rate fpir / people, interpolated in log rate and clamped to the table's ends."""
-    rates = sorted(PRIOR_DISTANCE)
-    rate = max(fpir / max(people, 1), rates[0])
-    return float(np.interp(np.log(rate), np.log(rates), [PRIOR_DISTANCE[r] for r in rates]))
 
 
 def default_classifier() -> ClassifierMixin:
@@ -200,7 +187,7 @@ class OpenSetIdentifier(BaseEstimator):
     gallery_ / gallery_labels_ (enrolled embeddings).
     """
 
-    def __init__(self, classifier: ClassifierMixin | None = None, fpir: float = 0.01, folds: int = 5,
+    def __init__(self, classifier: ClassifierMixin | None = None, fpir: float = DEFAULT_FPIR, folds: int = 5,
                  random_state: RandomState = 0) -> None:
         self.classifier = classifier
         self.fpir = fpir
@@ -215,8 +202,7 @@ class OpenSetIdentifier(BaseEstimator):
         y = np.asarray(y).astype(str)
         if UNKNOWN in y:
             raise CalibrationError(f"{UNKNOWN!r} is reserved for rejected faces; rename that person")
-        if not 0.0 <= self.fpir < 1.0:
-            raise ValueError(f"fpir must be in [0, 1), not {self.fpir}")
+        check_fpir(self.fpir)
         people, counts = np.unique(y, return_counts=True)
         if len(people) < 2:
             raise CalibrationError(f"open-set classification needs at least 2 enrolled people, got {len(people)}")

@@ -13,7 +13,6 @@ from facegate.api.schemas import FaceOut, IdentifyOut, VerifyOut
 from facegate.api.uploads import decode_upload
 from facegate.gallery import NotFoundError
 from facegate.match.decision import UNKNOWN, Decision, similarity
-from facegate.match.nearest import DEFAULT_THRESHOLD
 from facegate.pipeline import FaceEmbedding
 
 router = APIRouter(tags=["recognition"])
@@ -57,12 +56,11 @@ def verify(svc: ServiceDep, _: GateKey, image: Annotated[UploadFile, File()],
     probe = svc.fg.embed_one(decode_upload(image, svc.settings)).embedding
     if other is not None:
         reference = svc.fg.embed_one(decode_upload(other, svc.settings)).embedding[None, :]
-        threshold = svc.fg.threshold
     elif person_id is not None:
         reference = svc.gallery.embeddings_of(person_id)
         if not len(reference):
             raise NotFoundError(f"person {person_id} has no enrolled samples")
-        threshold = DEFAULT_THRESHOLD  # calibrated for the distance to the nearest of a person's samples
+    threshold = svc.fg.threshold  # the operating point's 1:1 distance, for a photo or a person's nearest sample
     distance = float(np.linalg.norm(reference - probe, axis=1).min())
-    return VerifyOut(same=distance <= threshold, distance=round(distance, 4), threshold=threshold,
+    return VerifyOut(same=distance <= threshold, distance=round(distance, 4), threshold=round(threshold, 4),
                      person_id=person_id)

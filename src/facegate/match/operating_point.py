@@ -1,0 +1,36 @@
+"""One operating point for every path: the operator's false-accept target (FPIR) decides each distance threshold.
+
+The thresholds come from the model's measured prior: PRIOR_DISTANCE[rate] is the distance below which photos of
+two different people fall only `rate` of the time, for the pipeline's default embeddings (FaceNet 20170512,
+MTCNN + warp alignment): lower quantiles of the 5.9 million different-person pairs among the 3,443 photos named by
+LFW pairsDevTrain.txt (never the test pairs), measured by benchmarks/derive_openset_prior.py. A stranger searched
+against P enrolled people is compared with each of them, so identification reads the table at FPIR / P (a union
+bound; log-linear in between); 1:1 verification reads it at the FPIR itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PRIOR_DISTANCE = {1e-1: 1.256, 1e-2: 1.117, 1e-3: 0.995, 1e-4: 0.884, 1e-5: 0.787}
+DEFAULT_FPIR = 1e-3  # one stranger in a thousand named as someone: the default false-accept target
+
+
+def check_fpir(fpir: float) -> float:
+    """The FPIR itself when it is a usable target (0 < FPIR < 1), else a ValueError that says so."""
+    if not 0.0 < fpir < 1.0:
+        raise ValueError(f"the false-accept target (FPIR) must be between 0 and 1, not {fpir}")
+    return fpir
+
+
+def prior_distance(fpir: float, people: int = 1) -> float:
+    """The model's prior distance threshold for a target FPIR over `people` enrolled people: PRIOR_DISTANCE at
+    rate fpir / people, interpolated in log rate and clamped to the table's ends."""
+    rates = sorted(PRIOR_DISTANCE)
+    rate = max(fpir / max(people, 1), rates[0])
+    return float(np.interp(np.log(rate), np.log(rates), [PRIOR_DISTANCE[r] for r in rates]))
+
+
+def verify_threshold(fpir: float = DEFAULT_FPIR) -> float:
+    """The 1:1 distance threshold at a false-accept rate of `fpir` (0.995 at the default 1e-3)."""
+    return prior_distance(check_fpir(fpir), 1)
