@@ -97,6 +97,7 @@ def test_identify_names_known_people_and_refuses_strangers(service: tuple, enrol
         assert 0 < face["score"] <= 1 and len(answer["event_ids"]) == len(answer["faces"])
     unknown = client.post("/identify", files=[upload(stranger, "image")], headers=gate).json()["faces"][0]
     assert (unknown["name"], unknown["person_id"], unknown["decision"]) == ("unknown", None, "unknown")
+    assert unknown["probability"] is None  # nobody's probability is shown for a face that is nobody
 
     events = client.get("/events", params={"gate": "gate-1"}, headers=as_role(keys, "viewer")).json()
     assert [e["decision"] for e in events[:3]] == ["unknown", "match", "match"]

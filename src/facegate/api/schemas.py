@@ -54,7 +54,8 @@ class FaceOut(BaseModel):
     name: str = Field(description='the person\'s name, or "unknown"')
     decision: Literal["match", "unknown"]
     score: float = Field(description="cosine similarity to the candidate's nearest enrolled sample (1 = identical)")
-    probability: float
+    probability: float | None = Field(description="the identifier's probability for the named person; null when "
+                                                   "the face is unknown")
     distance: float | None
 
 

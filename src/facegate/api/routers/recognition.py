@@ -42,7 +42,7 @@ def _face_out(found: FaceEmbedding, decision: Decision, person_id: int | None, n
                    person_id=person_id if name else None, name=name or UNKNOWN,
                    decision="match" if name else "unknown",
                    score=round(similarity(distance), 4) if distance is not None else 0.0,
-                   probability=round(decision.probability, 4), distance=distance)
+                   probability=round(decision.probability, 4) if name else None, distance=distance)
 
 
 @router.post("/verify", response_model=VerifyOut)
