@@ -167,11 +167,11 @@ def test_gallery_index_follows_adds_and_deletes(limit: int, tmp_path: Path, monk
     assert top(7) == [(added, "Bob", 0.0)] and requested[-1] == [added]
     gallery.delete_sample(first[1])
     assert first[1] not in [sample for sample, _, _ in top(1, k=10)] and requested[-1] == []
-    gallery.delete_sample(added)  # SQLite gives the highest id to the next sample: the index must see a new one
-    reused = gallery.add_sample(bob, new_sample(8, "8" * 64)).id
-    assert reused == added and top(8) == [(reused, "Bob", 0.0)] and top(7)[0][2] > 0.5
+    gallery.delete_sample(added)  # ids are never handed out again: the next sample gets a new one
+    fresh = gallery.add_sample(bob, new_sample(8, "8" * 64)).id
+    assert fresh > added and top(8) == [(fresh, "Bob", 0.0)] and top(7)[0][2] > 0.5
     gallery.delete_person(ada)
-    assert [sample for sample, _, _ in top(0, k=10)] == [reused]
+    assert [sample for sample, _, _ in top(0, k=10)] == [fresh]
     gallery.delete_person(bob)
     assert top(0) == [] and len(index.index) == 0 and index.revision == gallery.revision()
 

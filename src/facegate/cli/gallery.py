@@ -172,8 +172,9 @@ def register(subparsers: Subparsers) -> None:
     enroll.add_argument("--largest", action="store_true", help="enroll the largest face of group photos")
     enroll.add_argument("-v", "--verbose", action="store_true", help="list every refused photo with its reasons")
     add_db_option(enroll)
-    people = subparsers.add_parser("people", help="list, delete or rename enrolled people",
-                                   usage="facegate people [list] [--json] | delete ID|NAME [--yes] | rename ID|NAME NEW")
+    people = subparsers.add_parser(
+        "people", help="list, delete or rename enrolled people",
+        usage="facegate people [list] [--json] | delete ID|NAME [--yes] | rename ID|NAME NEW")
     people.add_argument("action", nargs="?", choices=("list", "delete", "rename"), default="list",
                         help="list (the default); delete a person with every sample; rename a person")
     people.add_argument("args", nargs="*", metavar="ID|NAME", help="who to delete or rename (and the new name)")

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import make_url
 
@@ -47,6 +47,7 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")  # in WAL mode a commit survives a killed process
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted rows (faces, names) are overwritten, not left in free space
     cursor.close()
 
 
@@ -68,12 +69,43 @@ def open_engine(url: str | None = None) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Apply every Alembic migration not yet applied (safe to call on every start, from several servers)."""
+    """Apply every Alembic migration not yet applied (safe to call on every start, from several servers).
+
+    On SQLite foreign keys are off meanwhile: a migration that rebuilds a table drops the old copy, and with them on
+    that drop would cascade to the rows that point at it. They are checked once the migrations are done."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with engine.connect() as connection:
+            if connection.dialect.name != "sqlite":
+                _upgrade(connection, config)
+                return
+            driver = connection.connection.driver_connection
+            driver.execute("PRAGMA foreign_keys=OFF")  # outside a transaction, where SQLite obeys it
+            try:
+                _upgrade(connection, config)
+            finally:
+                driver.execute("PRAGMA foreign_keys=ON")
     except OperationalError as exc:
         raise DatabaseError(f"cannot open the gallery at {engine.url.render_as_string()}: {exc}") from exc
+
+
+def _upgrade(connection: Connection, config: Config) -> None:
+    """Run the pending migrations in one transaction; on SQLite, refuse (roll back) any that breaks a foreign key."""
+    with connection.begin():
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        if connection.dialect.name == "sqlite" and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+            raise DatabaseError("a migration left rows that point at nothing; the gallery was not changed")
+
+
+def scrub_deleted(engine: Engine) -> None:
+    """After a delete on SQLite: copy the WAL into the main file and empty it, so the deleted rows (overwritten by
+    secure_delete) leave no older copy behind in the WAL. PostgreSQL keeps its own WAL; nothing to do there."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:  # outside a transaction: a checkpoint cannot run inside one
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        raw.close()

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.errors import FaceGateError
 from facegate.embed import DIM as EMBEDDING_DIM
+from facegate.gallery.database import scrub_deleted
 from facegate.gallery.schema import ApiKey, Event, GalleryState, Person, Sample, utcnow
 from facegate.gallery.text import clean_name, valid_id
 
@@ -92,7 +93,8 @@ class KeyInfo:
 
 
 class SampleRef(NamedTuple):
-    """What tells a stored sample from a later one under the same id (SQLite reuses the highest id after a delete)."""
+    """What tells a stored sample from a later one under the same id (galleries made before ids were never reused
+    may still hand out a freed id once)."""
 
     person_id: int
     sha256: str
@@ -207,12 +209,14 @@ class Gallery:
         return self.person(person_id)
 
     def delete_person(self, person_id: int) -> None:
-        """Remove the person with every sample (embedding and thumbnail); their events keep only the id."""
+        """Remove the person with every sample (embedding and thumbnail), leaving no copy in the database files;
+        their events keep time, gate and decision, and an id that is never given to anyone else."""
         with self._session() as s:
             self._person(s, person_id)
             s.execute(delete(Sample).where(Sample.person_id == person_id))
             s.execute(delete(Person).where(Person.id == person_id))
             self._bump(s)
+        scrub_deleted(self.engine)
 
     # samples
     def add_sample(self, person_id: int, new: NewSample) -> SampleInfo:
@@ -271,6 +275,7 @@ class Gallery:
             if _deleted(s, delete(Sample).where(Sample.id == sample_id)) == 0:
                 raise NotFoundError(f"no sample with id {sample_id}")
             self._bump(s)
+        scrub_deleted(self.engine)
 
     def embeddings_of(self, person_id: int) -> np.ndarray:
         """The person's enrolled embeddings (K×128); NotFoundError when there is no such person."""

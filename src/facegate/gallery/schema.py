@@ -36,8 +36,14 @@ class Base(DeclarativeBase):
     pass
 
 
+# SQLite hands the highest id out again after it is deleted unless the table is AUTOINCREMENT: a new person would
+# take over the deleted one's events and sample ids (thumbnail URLs). PostgreSQL's sequences never go back.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class Person(Base):
     __tablename__ = "people"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -48,6 +54,7 @@ class Sample(Base):
     """One enrolled face: its embedding, aligned-crop thumbnail (JPEG), source file hash and quality figures."""
 
     __tablename__ = "samples"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
@@ -71,6 +78,7 @@ class Event(Base):
     """One identified face at a gate. person_id is a bare id (no foreign key): it outlives the person."""
 
     __tablename__ = "events"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -85,6 +93,7 @@ class ApiKey(Base):
     """An API key, kept only as its SHA-256 (keys are 256-bit random, so a plain hash cannot be guessed back)."""
 
     __tablename__ = "api_keys"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)

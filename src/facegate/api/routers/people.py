@@ -33,6 +33,8 @@ def rename_person(person_id: PersonId, body: PersonIn, svc: ServiceDep, _: Admin
 
 @router.delete("/people/{person_id}", status_code=204)
 def delete_person(person_id: PersonId, svc: ServiceDep, _: AdminKey) -> Response:
-    """Delete the person with every sample, thumbnail and embedding; their events keep only the id."""
+    """Delete the person with every sample, thumbnail and embedding, leaving no copy in the database files; their
+    access events keep time, gate and decision, and an id never given to anyone else."""
     svc.gallery.delete_person(person_id)
+    svc.identifier.refresh()  # refit without them now, not on the next identification
     return Response(status_code=204)

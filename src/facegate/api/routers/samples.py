@@ -66,9 +66,8 @@ def list_samples(person_id: PersonId, svc: ServiceDep, _: ViewerKey) -> list[Sam
 @router.get("/samples/{sample_id}/thumbnail", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}}})
 def thumbnail(sample_id: SampleId, svc: ServiceDep, _: ViewerKey) -> Response:
-    """The aligned 160×160 face crop of the sample (JPEG)."""
-    return Response(svc.gallery.thumbnail(sample_id), media_type="image/jpeg",
-                    headers={"Cache-Control": "private, max-age=3600"})
+    """The aligned 160×160 face crop of the sample (JPEG); never cached, so a deleted face leaves browsers too."""
+    return Response(svc.gallery.thumbnail(sample_id), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.delete("/samples/{sample_id}", status_code=204)
