@@ -78,11 +78,52 @@ def test_verify_without_a_face_is_a_clear_error(val: dict[str, list[Path]], tmp_
     from PIL import Image
 
     Image.new("RGB", (200, 200), (90, 90, 90)).save(blank)
-    result = facegate("verify", str(blank), str(val["madonna"][0]))
-    assert result.returncode == 2 and "no face" in result.stderr
+    result = facegate("verify", str(val["madonna"][0]), str(blank))
+    assert result.returncode == 2 and f"no face found in {blank}" in result.stderr  # says which of the two
 
 
 def test_demo_identifies_every_val_photo() -> None:
     result = facegate("demo")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "accuracy: 25/25 = 100.0%" in result.stdout
+
+
+def test_bad_paths_are_one_line_each_before_any_work(val: dict[str, list[Path]], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """What a new user typed wrong, each answered with one line naming the problem (issue 12, "also found")."""
+    from facegate.cli import main
+
+    photo = str(val["madonna"][0])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database")
+    cases = {
+        ("people", "--db", str(notes)): "file is not a database",
+        ("detect", photo, "--draw", str(tmp_path / "out.txt")): "cannot write a picture with suffix '.txt'",
+        ("embed", photo, "--out", str(tmp_path / "missing" / "x.npz")): "no such folder for x.npz",
+        ("detect", str(tmp_path)): "a folder, not an image file",
+        ("video", photo, "--out", str(tmp_path / "o.mp4"), "--gallery", str(tmp_path)): "a still photo, not a video",
+        ("video", photo, "--out", str(tmp_path / "o.txt"), "--gallery", str(tmp_path / "nope")): "unsupported output",
+    }
+    for argv, message in cases.items():
+        assert main(list(argv)) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.strip().count("\n") == 0 and "Traceback" not in err, (argv, err)
+    for argv in (["detect", photo, "--min-face", "-5"], ["verify", photo, photo, "--threshold", "-1"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+
+
+def test_embed_names_faceless_photos_and_the_file_it_wrote(val: dict[str, list[Path]], tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from facegate.cli import main
+
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), (90, 90, 90)).save(blank)
+    assert main(["embed", str(val["madonna"][0]), str(blank), "--out", str(tmp_path / "e5")]) == 0
+    captured = capsys.readouterr()
+    assert f"no face in {blank}" in captured.err and captured.out.strip().endswith(str(tmp_path / "e5.npz"))
+    assert len(np.load(tmp_path / "e5.npz")["embeddings"]) >= 1
+    assert main(["embed", str(blank), "--out", str(tmp_path / "none.npz")]) == 2
+    assert "nothing written" in capsys.readouterr().err and not (tmp_path / "none.npz").exists()

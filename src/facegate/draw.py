@@ -34,6 +34,14 @@ def annotate(image: np.ndarray, faces: list[Face], labels: list[str] | None = No
     return out
 
 
+def check_picture_path(out: Path) -> None:
+    """ImageError unless OpenCV can write a picture at `out` (a known suffix, in a folder that exists)."""
+    if not out.parent.is_dir():
+        raise ImageError(f"{out.parent}: no such folder for {out.name}")
+    if not cv2.haveImageWriter(str(out)):
+        raise ImageError(f"{out}: cannot write a picture with suffix {out.suffix or '(none)'!r}; use .png or .jpg")
+
+
 def draw_faces(image: np.ndarray, faces: list[Face], out: Path) -> None:
     """Write the annotated image to `out` (format from the suffix)."""
     ok = cv2.imwrite(str(out), cv2.cvtColor(annotate(image, faces), cv2.COLOR_RGB2BGR))

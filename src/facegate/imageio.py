@@ -67,6 +67,8 @@ def load_image(source: ImageInput) -> np.ndarray:
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
             name = str(path)
+            if path.is_dir():
+                raise ImageError(f"{name}: a folder, not an image file")
             if not path.is_file():
                 raise ImageError(f"{name}: no such file")
             data = path.read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -127,7 +128,8 @@ class FaceGate:
         """The largest face of the image; FaceCountError when there is none."""
         found = self.represent(image)
         if not found:
-            raise FaceCountError("no face found in the image")
+            where = str(image) if isinstance(image, (str, os.PathLike)) else "the image"
+            raise FaceCountError(f"no face found in {where}")
         return found[0]
 
     def verify(self, a: ImageInput, b: ImageInput) -> Verification:

@@ -20,9 +20,11 @@ from facegate.cli.common import (
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Print (or draw) every face of one photo: box, score and landmarks."""
-    from facegate.draw import draw_faces
+    from facegate.draw import check_picture_path, draw_faces
     from facegate.imageio import load_image
 
+    if args.draw:
+        check_picture_path(args.draw)  # before any work: a bad --draw path is the user's first answer
     image = load_image(args.image)
     faces = facegate_from(args).detector.detect(image)
     if args.json:
@@ -43,25 +45,35 @@ def cmd_embed(args: argparse.Namespace) -> int:
     """One embedding per face of every photo, with where it came from, into one .npz file."""
     from tqdm import tqdm
 
+    from facegate.errors import FaceCountError, FaceGateError
+
+    out = args.out if args.out.suffix == ".npz" else args.out.with_name(args.out.name + ".npz")  # as numpy names it
+    if not out.parent.is_dir():
+        raise FaceGateError(f"{out.parent}: no such folder for {out.name}")
     fg = facegate_from(args)
     sources, boxes, landmarks, embeddings, face_index = [], [], [], [], []
     for path in tqdm(args.images, desc="embedding", unit="img", disable=len(args.images) < 2):
-        for i, found in enumerate(fg.represent(path)):
+        represented = fg.represent(path)
+        if not represented:
+            say(f"no face in {path}")
+        for i, found in enumerate(represented):
             sources.append(str(path))
             face_index.append(i)
             boxes.append(found.face.box)
             lm = found.face.landmarks
             landmarks.append(lm if lm is not None else np.full((5, 2), np.nan, np.float32))
             embeddings.append(found.embedding)
+    if not embeddings:
+        raise FaceCountError(f"no face in any of the {len(args.images)} photo(s); nothing written")
     np.savez_compressed(
-        args.out,
+        out,
         embeddings=np.asarray(embeddings, np.float32).reshape(-1, 128),
         sources=np.asarray(sources, dtype=str),
         face_index=np.asarray(face_index, np.int32),
         boxes=np.asarray(boxes, np.float32).reshape(-1, 4),
         landmarks=np.asarray(landmarks, np.float32).reshape(-1, 5, 2),
     )
-    print(f"{len(embeddings)} face(s) from {len(args.images)} image(s) → {args.out}")
+    print(f"{len(embeddings)} face(s) from {len(args.images)} image(s) → {out}")
     return 0
 
 

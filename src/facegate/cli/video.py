@@ -84,10 +84,11 @@ def _describe(event: dict[str, Any]) -> str:
 def cmd_video(args: argparse.Namespace) -> int:
     require("video", "av", what="`facegate video`")
     from facegate.video.annotate_video import annotate_video
-    from facegate.video.reader import VideoFile
+    from facegate.video.reader import VideoFile, check_output
 
     if args.out.resolve() == args.input.resolve():
         raise VideoError("--out must differ from the input video")
+    check_output(args.out)  # before the gallery is enrolled: a bad --out is the first answer
     _check_events_path(args.events)
     source = VideoFile(args.input)  # opened first: a bad input fails before the gallery is enrolled
     summary = annotate_video(source, args.out, _recognizer(args), events=args.events)

@@ -9,7 +9,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 from sqlalchemy.engine import make_url
 
 from facegate import settings
@@ -86,8 +86,9 @@ def migrate(engine: Engine) -> None:
                 _upgrade(connection, config)
             finally:
                 driver.execute("PRAGMA foreign_keys=ON")
-    except OperationalError as exc:
-        raise DatabaseError(f"cannot open the gallery at {engine.url.render_as_string()}: {exc}") from exc
+    except SQLDatabaseError as exc:  # unreachable server, locked or unreadable file, or not a database at all
+        reason = str(exc.orig) if exc.orig is not None else str(exc)
+        raise DatabaseError(f"cannot open the gallery at {engine.url.render_as_string()}: {reason}") from exc
 
 
 def _upgrade(connection: Connection, config: Config) -> None:

@@ -12,7 +12,8 @@ import cv2
 from tqdm import tqdm
 
 from facegate.video.audio import keep_audio
-from facegate.video.reader import VideoFile, open_writer
+from facegate.errors import VideoError
+from facegate.video.reader import VideoFile, check_output, open_writer
 from facegate.video.recognizer import VideoRecognizer, draw_labels
 
 
@@ -34,8 +35,12 @@ def annotate_video(source: VideoFile, output: Path, recognizer: VideoRecognizer,
 
     Unreadable frames of the source are skipped; call `source.check()` afterwards to report them.
     """
+    check_output(output)
     pictures = output.with_name(f".{output.stem}.pictures{output.suffix}")  # OpenCV writes no sound: remuxed below
-    writer = open_writer(pictures, source.fps, source.width, source.height)
+    try:
+        writer = open_writer(pictures, source.fps, source.width, source.height)
+    except VideoError:  # name the file the user asked for, not the hidden one
+        raise VideoError(f"{output}: OpenCV could not open a video writer for it") from None
     frames = face_frames = 0
     finished = []
     try:

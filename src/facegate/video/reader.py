@@ -9,6 +9,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from facegate.errors import VideoError
 
@@ -17,6 +18,15 @@ MAX_CONSECUTIVE_FAILURES = 10
 OUTPUT_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 
 CaptureFactory = Callable[[Any], Any]  # cv2.VideoCapture or anything with its isOpened/read/get/set/release
+
+
+def _is_photo(path: Path) -> bool:
+    """True when Pillow reads the file as a picture (OpenCV would play a JPEG as a one-frame video)."""
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
 
 
 @dataclass
@@ -37,6 +47,8 @@ class VideoFile:
         self.path = Path(self.path)
         if not self.path.is_file():
             raise VideoError(f"{self.path}: no such video file")
+        if _is_photo(self.path):
+            raise VideoError(f"{self.path}: a still photo, not a video (`facegate identify` takes photos)")
         self._capture = self.open_capture(str(self.path))
         if not self._capture.isOpened():
             self._capture.release()
@@ -84,15 +96,21 @@ class VideoFile:
                              f"the {self.read} readable frame(s) of {self.frames} were processed")
 
 
-def open_writer(path: Path, fps: float, width: int, height: int) -> cv2.VideoWriter:
-    """An OpenCV writer for BGR frames (.mp4/.m4v/.mov: MPEG-4 part 2; .avi: Motion JPEG). Pictures only: the
-    sound is added afterwards (video/audio.py)."""
-    path = Path(path)
+def check_output(path: Path) -> str:
+    """The OpenCV codec for an output video path; VideoError for an unknown suffix or a missing folder."""
     codec = OUTPUT_CODECS.get(path.suffix.lower())
     if codec is None:
         raise VideoError(f"{path}: unsupported output type; use one of {', '.join(OUTPUT_CODECS)}")
     if not path.parent.is_dir():
         raise VideoError(f"{path.parent}: output folder does not exist")
+    return codec
+
+
+def open_writer(path: Path, fps: float, width: int, height: int) -> cv2.VideoWriter:
+    """An OpenCV writer for BGR frames (.mp4/.m4v/.mov: MPEG-4 part 2; .avi: Motion JPEG). Pictures only: the
+    sound is added afterwards (video/audio.py)."""
+    path = Path(path)
+    codec = check_output(path)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*codec), fps, (width, height))
     if not writer.isOpened():
         raise VideoError(f"{path}: OpenCV could not open a {codec} writer for it")
