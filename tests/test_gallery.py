@@ -210,7 +210,10 @@ def test_enroll_people_identify_commands(enrollable: dict[str, list[Path]], tmp_
     assert run(["enroll", str(flat), "--db", db]) == 0
     assert run(["enroll", str(nested), "--db", db, "-v"]) == 0
     out = capsys.readouterr().out
-    assert "enrolled 4 of 5 photos for 2 people" in out and "not an image file" in out
+    assert "enrolled 4 new photo(s) of 4 for 2 people" in out
+    assert "notes.jpg: not a picture FaceGate can read" in out  # listed, not silently skipped
+    assert run(["enroll", str(nested), "--db", db]) == 0  # nothing new is not a failure
+    assert "0 new,   2 already enrolled,   0 refused" in capsys.readouterr().out
     assert run(["people", "--db", db]) == 0
     listing = capsys.readouterr().out
     assert "3 people" in listing and all(n in listing for n in ("madonna", "elton_john", "jerry_seinfeld"))
@@ -222,9 +225,36 @@ def test_enroll_people_identify_commands(enrollable: dict[str, list[Path]], tmp_
 
 
 def test_a_persons_name_is_the_same_however_the_files_spell_it(tmp_path: Path) -> None:
+    """Pictures are found by content (web suffixes, upper case, no suffix), names by one rule."""
     (tmp_path / "Ada Lovelace").mkdir()
-    for name in ("Bill Gates 2.JPG", "bill_gates.tif", "bill-gates-10.png", "Ada Lovelace/x.jpeg", "notes.txt"):
-        (tmp_path / name).write_bytes(b"")
-    people = person_photos(tmp_path)
-    assert set(people) == {"Ada Lovelace", "Bill Gates"}
-    assert [p.name for p in people["Bill Gates"]] == ["Bill Gates 2.JPG", "bill-gates-10.png", "bill_gates.tif"]
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(picture, format="PNG")
+    names = ("Bill Gates 2.JPG", "bill_gates.tif", "bill-gates-10.png", "bill gates 3.png?w=740", "Ada Lovelace/x")
+    for name in names:
+        (tmp_path / name).write_bytes(picture.getvalue())
+    (tmp_path / "notes.jpg").write_text("not a picture")
+    others: list[Path] = []
+    people = person_photos(tmp_path, others)
+    assert set(people) == {"Ada Lovelace", "Bill Gates"} and others == [tmp_path / "notes.jpg"]
+    assert [p.name for p in people["Bill Gates"]] == ["Bill Gates 2.JPG", "bill gates 3.png?w=740",
+                                                      "bill-gates-10.png", "bill_gates.tif"]
+
+
+def test_enroll_names_whoever_is_left_without_a_sample(enrollable: dict[str, list[Path]], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "people"
+    for name in ("madonna", "nobody"):
+        (folder / name).mkdir(parents=True)
+    shutil.copy(enrollable["madonna"][0], folder / "madonna" / "m.jpg")
+    Image.new("RGB", (300, 300), (80, 80, 80)).save(folder / "nobody" / "blank.png")  # no face at all
+    assert run(["enroll", str(folder), "--db", str(tmp_path / "g.db")]) == 1
+    captured = capsys.readouterr()
+    assert "no usable photo for: nobody" in captured.err and "1 × no face found in the photo" in captured.out
+
+
+def test_small_faces_are_refused_with_an_honest_size_and_a_way_out() -> None:
+    face = Face(box=(0.0, 0.0, 79.6, 90.0), score=0.99)
+    crop = np.random.default_rng(0).integers(0, 255, (160, 160, 3), np.uint8)
+    refused = assess(face, crop, 1)
+    assert "face is 79 px; at least 80 px is needed" in refused.reasons[0] and "--min-face" in refused.reasons[0]
+    assert assess(face, crop, 1, min_face_px=40).ok

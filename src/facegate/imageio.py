@@ -103,3 +103,15 @@ def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     y, x = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
     canvas[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
     return canvas
+
+
+def is_photo(path: Path) -> bool:
+    """Whether a file holds a picture Pillow can read, judged by its content (its header), not its name: web
+    downloads are called `photo.png?w=740`, cameras write `.JPG`."""
+    try:
+        with Image.open(path):
+            return True
+    except Image.DecompressionBombError:  # a picture, too big to decode: load_image says so when it is used
+        return True
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False

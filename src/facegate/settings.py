@@ -29,6 +29,7 @@ class Settings:
     max_upload_mb: int
     max_pixels: int
     max_files: int
+    enroll_min_face: int
 
 
 # field → (environment variable, default as text or None, what it means)
@@ -45,6 +46,8 @@ VARIABLES: dict[str, tuple[str, str | None, str]] = {
     "max_pixels": ("FACEGATE_MAX_PIXELS", "25000000", "service: largest image accepted, in pixels (header check, "
                                                       "before decoding)"),
     "max_files": ("FACEGATE_MAX_FILES", "50", "service: most photos in one enrollment request"),
+    "enroll_min_face": ("FACEGATE_ENROLL_MIN_FACE", "80", "enrollment: smallest face side accepted, in pixels "
+                                                        "(`enroll --min-face` overrides it)"),
 }
 
 
@@ -81,4 +84,5 @@ def current() -> Settings:
     return Settings(home=Path(_text("home") or ".").expanduser(), db=_text("db"), fpir=_rate("fpir"),
                     threads=_count("threads") if _text("threads") else None,
                     lfw=Path(lfw).expanduser() if lfw else None, max_upload_mb=_count("max_upload_mb"),
-                    max_pixels=_count("max_pixels"), max_files=_count("max_files"))
+                    max_pixels=_count("max_pixels"), max_files=_count("max_files"),
+                    enroll_min_face=_count("enroll_min_face"))

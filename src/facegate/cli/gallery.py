@@ -21,38 +21,54 @@ if TYPE_CHECKING:
     from facegate.pipeline import FaceEmbedding
 
 def cmd_enroll(args: argparse.Namespace) -> int:
+    """Enroll a folder of people; a per-person summary, and exit 1 when someone is left with no usable sample."""
     from tqdm import tqdm
 
     from facegate.gallery import open_gallery
-    from facegate.gallery.enroll import enroll_photo
+    from facegate.gallery.enroll import EnrollResult, enroll_photo
+    from facegate.gallery.folders import person_photos
     from facegate.pipeline import FaceGate
 
-    from facegate.gallery.folders import person_photos
-
-    photos = person_photos(args.folder)
+    not_photos: list[Path] = []
+    photos = person_photos(args.folder, not_photos)
     gallery, fg = open_gallery(args.db), FaceGate()
-    accepted, refused = Counter[str](), []
-    total = sum(len(p) for p in photos.values())
-    with tqdm(total=total, desc="enrolling", unit="photo") as bar:
+    results: dict[str, list[tuple[Path, EnrollResult]]] = {}
+    with tqdm(total=sum(len(p) for p in photos.values()), desc="enrolling", unit="photo") as bar:
         for name, paths in photos.items():
             person = gallery.person_by_name(name) or gallery.add_person(name)
             for path in paths:
-                result = enroll_photo(fg, gallery, person.id, path.read_bytes(), str(path), args.largest)
-                if result.accepted:
-                    accepted[name] += 1
-                else:
-                    refused.append((path, result.reasons))
+                results.setdefault(name, []).append((path, enroll_photo(
+                    fg, gallery, person.id, path.read_bytes(), str(path), args.largest, args.min_face)))
                 bar.update()
-    print(f"enrolled {sum(accepted.values())} of {total} photos for {len(photos)} people")
-    if refused:
-        reasons = Counter(re.sub(r"\d+(\.\d+)?", "N", r) for _, rs in refused for r in rs)
-        print(f"refused {len(refused)}:")
-        for reason, count in reasons.most_common():
-            print(f"  {count:4d} × {reason}")
-        if args.verbose:
-            for path, rs in refused:
-                print(f"  {path}: {'; '.join(rs)}")
-    return 0 if accepted else 1
+    return _enroll_report(gallery, results, not_photos, args.verbose)
+
+
+def _enroll_report(gallery: Gallery, results: dict[str, list[tuple[Path, EnrollResult]]], not_photos: list[Path],
+                   verbose: bool) -> int:
+    """Print one line per person (new, already enrolled, refused by reason) and name whoever has no sample."""
+    total = sum(len(r) for r in results.values())
+    new = sum(r.accepted for rs in results.values() for _, r in rs)
+    print(f"enrolled {new} new photo(s) of {total} for {len(results)} people")
+    empty = []
+    for name, rows in results.items():
+        already = sum(r.already for _, r in rows)
+        refused = [(path, r) for path, r in rows if not r.accepted and not r.already]
+        reasons = Counter(re.sub(r"\d+(\.\d+)?", "N", reason) for _, r in refused for reason in r.reasons)
+        stored = len(gallery.samples(gallery.person_by_name(name).id))  # type: ignore[union-attr]
+        if not stored:
+            empty.append(name)
+        why = "; ".join(f"{count} × {reason}" for reason, count in reasons.most_common())
+        print(f"  {name:30s} {sum(r.accepted for _, r in rows):3d} new, {already:3d} already enrolled, "
+              f"{len(refused):3d} refused{': ' + why if why else ''}")
+        if verbose:
+            for path, r in refused:
+                print(f"      {path}: {'; '.join(r.reasons)}")
+    for path in not_photos:
+        print(f"  skipped {path}: not a picture FaceGate can read")
+    if empty:
+        print(f"no usable photo for: {', '.join(empty)} (see the reasons above)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_people(args: argparse.Namespace) -> int:
@@ -171,6 +187,8 @@ def register(subparsers: Subparsers) -> None:
     enroll.add_argument("folder", type=Path)
     enroll.add_argument("--largest", action="store_true", help="enroll the largest face of group photos")
     enroll.add_argument("-v", "--verbose", action="store_true", help="list every refused photo with its reasons")
+    enroll.add_argument("--min-face", type=positive_int, metavar="PX",
+                        help="smallest face side accepted, in pixels (default: $FACEGATE_ENROLL_MIN_FACE, else 80)")
     add_db_option(enroll)
     people = subparsers.add_parser(
         "people", help="list, delete or rename enrolled people",

@@ -28,6 +28,7 @@ class EnrollResult:
     sample_id: int | None
     reasons: list[str] = field(default_factory=list)
     figures: dict[str, float | int | None] = field(default_factory=dict)
+    already: bool = False  # the same photo is enrolled already: nothing to do, not a failure
 
     @property
     def accepted(self) -> bool:
@@ -42,12 +43,12 @@ def thumbnail_jpeg(crop: np.ndarray) -> bytes:
 
 
 def enroll_photo(fg: FaceGate, gallery: Gallery, person_id: int, data: bytes, filename: str,
-                 largest: bool = False) -> EnrollResult:
+                 largest: bool = False, min_face_px: float | None = None) -> EnrollResult:
     """Check one photo and store its face for the person; every refusal says why."""
     filename = safe_filename(filename)
     sha = hashlib.sha256(data).hexdigest()
     if (existing := gallery.sample_by_hash(sha)) is not None:
-        return EnrollResult(filename, None, [gallery.duplicate_message(existing)])
+        return EnrollResult(filename, None, [gallery.duplicate_message(existing)], already=True)
     try:
         found = fg.represent(load_image(data))
     except ImageError as exc:
@@ -55,7 +56,7 @@ def enroll_photo(fg: FaceGate, gallery: Gallery, person_id: int, data: bytes, fi
     if not found:
         return EnrollResult(filename, None, ["no face found in the photo"], {"faces_found": 0})
     face = found[0]
-    quality = assess(face.face, face.crop, len(found), largest)
+    quality = assess(face.face, face.crop, len(found), largest, min_face_px)
     if not quality.ok:
         return EnrollResult(filename, None, quality.reasons, quality.figures())
     new = NewSample(embedding=face.embedding, thumbnail=thumbnail_jpeg(face.crop), sha256=sha, filename=filename,

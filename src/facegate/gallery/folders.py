@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facegate.errors import FaceGateError, ImageError
-from facegate.imageio import IMAGE_SUFFIXES
+from facegate.imageio import IMAGE_SUFFIXES, is_photo
 from facegate.pipeline import FaceGate
 
 
@@ -26,10 +26,13 @@ class GalleryFolderError(FaceGateError, ValueError):
 
 
 def _name(path: Path, folder: Path) -> str:
-    """The person a photo belongs to: its top sub-folder, or its file name without a trailing number."""
+    """The person a photo belongs to: its top sub-folder, or its file name (less any web query and known picture
+    suffix) without a trailing number."""
     if path.parent != folder:
         return path.relative_to(folder).parts[0]
-    return re.sub(r"[\s_-]*\d+$", "", path.stem) or path.stem
+    stem = path.name.split("?", 1)[0]
+    stem = stem[: -len(Path(stem).suffix)] if Path(stem).suffix.lower() in IMAGE_SUFFIXES else stem
+    return re.sub(r"[\s_-]*\d+$", "", stem) or stem
 
 
 def _key(name: str) -> str:
@@ -37,15 +40,19 @@ def _key(name: str) -> str:
     return re.sub(r"[\s_-]+", " ", name).strip().casefold()
 
 
-def person_photos(folder: Path) -> dict[str, list[Path]]:
-    """{person: photos, in path order} of every image file under `folder`."""
+def person_photos(folder: Path, not_photos: list[Path] | None = None) -> dict[str, list[Path]]:
+    """{person: photos, in path order} of every picture under `folder`; other files go to `not_photos` if given."""
     if not folder.is_dir():
         raise GalleryFolderError(f"{folder}: not a folder")
     shown: dict[str, str] = {}
     out: dict[str, list[Path]] = {}
     files = sorted(Path(root) / name for root, _, names in os.walk(folder, followlinks=True) for name in names)
     for path in files:
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if not is_photo(path):
+            if not_photos is not None:
+                not_photos.append(path)
             continue
         name = shown.setdefault(_key(_name(path, folder)), _name(path, folder))
         out.setdefault(name, []).append(path)

@@ -5,14 +5,15 @@ Each check gives a figure and, when it fails, a sentence that tells the user wha
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from facegate import settings
 from facegate.detect.base import Face
 
-MIN_FACE_PX = 80  # shorter side of the face box
 # Variance of the Laplacian of the 160×160 grey aligned crop. The 118 5-celebrity photos measure 12–876 (1st
 # percentile 15, median 199); the same crops blurred with a Gaussian of σ = 3 px all drop to 2.7–7.0.
 MIN_SHARPNESS = 10.0
@@ -55,14 +56,18 @@ def nose_position(landmarks: np.ndarray) -> float:
     return float(np.dot(nose - left, axis) / max(np.dot(axis, axis), 1e-9))
 
 
-def assess(face: Face, crop: np.ndarray, faces_found: int, largest: bool = False) -> Quality:
-    """Check the face (with its aligned crop) against every enrollment rule; `largest` accepts group photos."""
+def assess(face: Face, crop: np.ndarray, faces_found: int, largest: bool = False,
+           min_face_px: float | None = None) -> Quality:
+    """Check the face (with its aligned crop) against every enrollment rule; `largest` accepts group photos;
+    min_face_px: the shorter side of the face box at least (default: $FACEGATE_ENROLL_MIN_FACE, else 80)."""
+    min_face_px = min_face_px or settings.current().enroll_min_face
     reasons = []
     if faces_found > 1 and not largest:
         reasons.append(f"{faces_found} faces in the photo; enroll a photo of one person (or ask for the largest face)")
     side = min(face.width, face.height)
-    if side < MIN_FACE_PX:
-        reasons.append(f"face is {side:.0f} px; at least {MIN_FACE_PX} px is needed (use a closer or larger photo)")
+    if side < min_face_px:  # floored: a 79.6 px face is "79 px", never "80 px; at least 80 px is needed"
+        reasons.append(f"face is {math.floor(side)} px; at least {min_face_px:g} px is needed (use a closer or "
+                       "larger photo, or a lower --min-face)")
     sharp = sharpness(crop)
     if sharp < MIN_SHARPNESS:
         reasons.append(f"face is blurred (sharpness {sharp:.0f}, at least {MIN_SHARPNESS:.0f} needed)")

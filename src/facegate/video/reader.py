@@ -9,24 +9,15 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from facegate.errors import VideoError
+from facegate.imageio import is_photo
 
 # Give up after this many unreadable frames in a row: the rest of the file is missing, not damaged.
 MAX_CONSECUTIVE_FAILURES = 10
 OUTPUT_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 
 CaptureFactory = Callable[[Any], Any]  # cv2.VideoCapture or anything with its isOpened/read/get/set/release
-
-
-def _is_photo(path: Path) -> bool:
-    """True when Pillow reads the file as a picture (OpenCV would play a JPEG as a one-frame video)."""
-    try:
-        with Image.open(path):
-            return True
-    except (UnidentifiedImageError, OSError, ValueError):
-        return False
 
 
 @dataclass
@@ -47,7 +38,7 @@ class VideoFile:
         self.path = Path(self.path)
         if not self.path.is_file():
             raise VideoError(f"{self.path}: no such video file")
-        if _is_photo(self.path):
+        if is_photo(self.path):
             raise VideoError(f"{self.path}: a still photo, not a video (`facegate identify` takes photos)")
         self._capture = self.open_capture(str(self.path))
         if not self._capture.isOpened():
