@@ -3,8 +3,9 @@ quality, identification and the enroll/people/identify commands."""
 
 from __future__ import annotations
 
-import argparse
+import csv
 import io
+import json
 import shutil
 import sqlite3
 from datetime import datetime, timedelta, timezone
@@ -258,3 +259,30 @@ def test_small_faces_are_refused_with_an_honest_size_and_a_way_out() -> None:
     refused = assess(face, crop, 1)
     assert "face is 79 px; at least 80 px is needed" in refused.reasons[0] and "--min-face" in refused.reasons[0]
     assert assess(face, crop, 1, min_face_px=40).ok
+
+
+def test_identify_takes_files_and_folders_in_one_process(enrollable: dict[str, list[Path]], tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "g.db")
+    people = tmp_path / "people"
+    for name in ("elton_john", "madonna"):
+        (people / name).mkdir(parents=True)
+        for path in enrollable[name][:PER_PERSON]:
+            shutil.copy(path, people / name / path.name)
+    assert run(["enroll", str(people), "--db", db]) == 0
+    probes = tmp_path / "probes" / "deeper"
+    probes.mkdir(parents=True)
+    shutil.copy(enrollable["madonna"][PER_PERSON], probes / "madonna.jpg")
+    (probes / "broken.jpg").write_bytes(b"\xff\xd8\xff")  # looks like a JPEG by its first bytes only
+    single = enrollable["elton_john"][PER_PERSON]
+    capsys.readouterr()
+    assert run(["identify", str(single), str(tmp_path / "probes"), "--db", db, "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    photos = {Path(p["image"]).name: p for p in answer["photos"]}
+    assert answer["operating_point"]["fpir"] == 1e-3 and answer["identifier"] == "classifier + distance check"
+    assert photos[single.name]["faces"][0]["name"] == "elton_john"
+    assert photos["madonna.jpg"]["faces"][0]["name"] == "madonna" and photos["madonna.jpg"]["faces"][0]["probability"]
+    assert "broken.jpg" not in photos  # not a picture by content: the folder search leaves it out
+    assert run(["identify", str(probes / "broken.jpg"), str(single), "--db", db, "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0]["error"] and rows[1]["name"] == "elton_john" and float(rows[1]["distance"]) < 1.0

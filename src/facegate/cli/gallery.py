@@ -4,10 +4,13 @@ IMAGE`: the gallery from the command line."""
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +21,8 @@ from facegate.detect.base import as_box
 
 if TYPE_CHECKING:
     from facegate.gallery import Gallery
+    from facegate.gallery.batch import IdentifiedPhoto
+    from facegate.gallery.enroll import EnrollResult
     from facegate.pipeline import FaceEmbedding
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -25,7 +30,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facegate.gallery import open_gallery
-    from facegate.gallery.enroll import EnrollResult, enroll_photo
+    from facegate.gallery.enroll import enroll_photo
     from facegate.gallery.folders import person_photos
     from facegate.pipeline import FaceGate
 
@@ -134,29 +139,57 @@ def rounded_box(face: FaceEmbedding) -> list[float]:
 
 
 def cmd_identify(args: argparse.Namespace) -> int:
+    """Who is in each photo: every face of every file and folder given, with the models loaded once."""
     from facegate.gallery import open_gallery
+    from facegate.gallery.batch import identify_photos, photos_from
     from facegate.gallery.identify import GalleryIdentifier
+    from facegate.pipeline import FaceGate
 
-    gallery = open_gallery(args.db)
-    found, embeddings = faces_of(args.image)
     fpir = operating_fpir(args)
-    fitted, decisions = GalleryIdentifier(gallery, fpir).decide(embeddings)
-    names = gallery.names([int(d.label) for d in decisions if d.known])
-    rows = [{"box": rounded_box(f),
-             "name": names.get(int(d.label), "unknown") if d.known else "unknown",
-             "probability": round(d.probability, 3) if d.known else None,  # only a named face has one
-             "distance": round(d.distance, 3) if np.isfinite(d.distance) else None} for f, d in zip(found, decisions)]
-    point = {"fpir": fpir, "threshold": None if fitted.threshold is None else round(fitted.threshold, 3)}
+    identifier = GalleryIdentifier(open_gallery(args.db), fpir)
+    fitted = identifier.current()
+    threshold = None if fitted.threshold is None else round(fitted.threshold, 3)
+    photos = identify_photos(FaceGate(fpir=fpir), identifier, photos_from(args.images))
     if args.json:
-        print(json.dumps({"image": str(args.image), "identifier": fitted.kind, "operating_point": point,
-                          "faces": rows}, indent=2))
-        return 0
-    print(f"{args.image}: {len(rows)} face(s); {fitted.kind}, unknown beyond distance {point['threshold']} "
-          f"(FPIR {fpir:g})")
-    for i, r in enumerate(rows, 1):
-        known = f" probability={r['probability']}" if r["probability"] is not None else ""
-        print(f"  {i}. {r['name']:20s} box={r['box']} distance={r['distance']}{known}")
+        point = {"fpir": fpir, "threshold": threshold}
+        print(json.dumps({"identifier": fitted.kind, "operating_point": point,
+                          "photos": [_photo_json(photo) for photo in photos]}, indent=2))
+    elif args.csv:
+        _write_csv(photos)
+    else:
+        print(f"{fitted.kind}; unknown beyond distance {threshold} (FPIR {fpir:g})", file=sys.stderr)
+        for photo in photos:
+            _print_photo(photo)
     return 0
+
+
+def _photo_json(photo: IdentifiedPhoto) -> dict[str, Any]:
+    """One photo as JSON: its faces, or the error that kept it from being read."""
+    if photo.error is not None:
+        return {"image": str(photo.path), "error": photo.error}
+    return {"image": str(photo.path), "faces": [asdict(face) for face in photo.faces]}
+
+
+def _write_csv(photos: Iterable[IdentifiedPhoto]) -> None:
+    """One CSV row per face (a photo without faces or that failed gets one row saying so)."""
+    out = csv.writer(sys.stdout)
+    out.writerow(["image", "face", "x1", "y1", "x2", "y2", "name", "person_id", "probability", "distance", "error"])
+    for photo in photos:
+        if photo.error is not None or not photo.faces:
+            out.writerow([photo.path, "", "", "", "", "", "", "", "", "", photo.error or "no face"])
+        for i, face in enumerate(photo.faces, 1):
+            out.writerow([photo.path, i, *face.box, face.name, face.person_id, face.probability, face.distance, ""])
+
+
+def _print_photo(photo: IdentifiedPhoto) -> None:
+    """A photo's faces as lines a person reads."""
+    if photo.error is not None:
+        print(f"{photo.path}: {photo.error}")
+        return
+    print(f"{photo.path}: {len(photo.faces)} face(s)")
+    for i, face in enumerate(photo.faces, 1):
+        known = f" probability={face.probability}" if face.probability is not None else ""
+        print(f"  {i}. {face.name:20s} box={list(face.box)} distance={face.distance}{known}")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -199,9 +232,12 @@ def register(subparsers: Subparsers) -> None:
     people.add_argument("--yes", action="store_true", help="delete without asking")
     people.add_argument("--json", action="store_true", help="list as JSON")
     add_db_option(people)
-    identify = subparsers.add_parser("identify", help="who is in the photo? (every face, or unknown)")
-    identify.add_argument("image", type=Path)
-    identify.add_argument("--json", action="store_true")
+    identify = subparsers.add_parser("identify", help="who is in the photos? (every face, or unknown)")
+    identify.add_argument("images", type=Path, nargs="+", metavar="PHOTO|FOLDER",
+                          help="photos, and folders searched for photos at any depth")
+    output = identify.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON document: every photo with its faces")
+    output.add_argument("--csv", action="store_true", help="one CSV row per face")
     add_operating_point_options(identify)
     add_db_option(identify)
     search = subparsers.add_parser("search", help="the enrolled samples most like each face in the photo")

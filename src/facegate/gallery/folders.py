@@ -40,20 +40,27 @@ def _key(name: str) -> str:
     return re.sub(r"[\s_-]+", " ", name).strip().casefold()
 
 
-def person_photos(folder: Path, not_photos: list[Path] | None = None) -> dict[str, list[Path]]:
-    """{person: photos, in path order} of every picture under `folder`; other files go to `not_photos` if given."""
+def pictures_under(folder: Path, not_photos: list[Path] | None = None) -> list[Path]:
+    """Every picture under `folder` (any depth, symlinks followed, hidden files left out), in path order; other files
+    go to `not_photos` if given."""
     if not folder.is_dir():
         raise GalleryFolderError(f"{folder}: not a folder")
-    shown: dict[str, str] = {}
-    out: dict[str, list[Path]] = {}
-    files = sorted(Path(root) / name for root, _, names in os.walk(folder, followlinks=True) for name in names)
-    for path in files:
+    pictures = []
+    for path in sorted(Path(root) / name for root, _, names in os.walk(folder, followlinks=True) for name in names):
         if not path.is_file() or path.name.startswith("."):
             continue
-        if not is_photo(path):
-            if not_photos is not None:
-                not_photos.append(path)
-            continue
+        if is_photo(path):
+            pictures.append(path)
+        elif not_photos is not None:
+            not_photos.append(path)
+    return pictures
+
+
+def person_photos(folder: Path, not_photos: list[Path] | None = None) -> dict[str, list[Path]]:
+    """{person: photos, in path order} of every picture under `folder`; other files go to `not_photos` if given."""
+    shown: dict[str, str] = {}
+    out: dict[str, list[Path]] = {}
+    for path in pictures_under(folder, not_photos):
         name = shown.setdefault(_key(_name(path, folder)), _name(path, folder))
         out.setdefault(name, []).append(path)
     if not out:
