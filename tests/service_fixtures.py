@@ -98,10 +98,10 @@ class Server:
             self.process.wait(30)
 
 
-def start_server(db: str, log: Path) -> Server:
-    """Start the gate service over `db` and wait until /health answers."""
+def start_server(db: str, log: Path, env: dict[str, str] | None = None) -> Server:
+    """Start the gate service over `db` (with `env` added to its environment) and wait until /health answers."""
     port = free_port()
-    env = {**os.environ, "FACEGATE_DB": db}
+    env = {**os.environ, "FACEGATE_DB": db, **(env or {})}
     with log.open("ab") as out:
         process = subprocess.Popen([sys.executable, "-m", "uvicorn", "facegate.api.app:create_app", "--factory",
                                     "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],

@@ -2,7 +2,8 @@
 and the static web page at /. Every endpoint but /health and the page itself needs an X-API-Key header.
 
 `create_app` assembles it from routers/ (one per resource), dependencies.py (the shared Service and API-key
-checks), errors.py (error statuses, body-size limit) and uploads.py (image upload checks)."""
+checks), gatekeeper.py (key, role and body size before the body is read; wrong keys slowed down), work.py (heavy
+work bounded), errors.py (error statuses, the catch-all) and uploads.py (image upload checks)."""
 
 import threading
 from collections.abc import AsyncIterator
@@ -19,8 +20,10 @@ with optional_imports("server", "the REST API (facegate.api)"):
     from fastapi import FastAPI
 
 from facegate.api.errors import install_error_handling
+from facegate.api.gatekeeper import Gatekeeper
 from facegate.api.routers import ROUTERS
 from facegate.api.state import Service, Settings
+from facegate.api.work import WorkLimit
 from facegate.gallery import open_gallery
 from facegate.gallery.identify import GalleryIdentifier
 from facegate.pipeline import FaceGate
@@ -33,7 +36,8 @@ def create_app(settings: Settings | None = None, fg: FaceGate | None = None) -> 
     settings = settings or Settings()
     app = FastAPI(title="FaceGate", version=__version__, lifespan=partial(_lifespan, settings=settings, fg=fg),
                   description="Face recognition gate: gallery, identification, verification, access events.")
-    install_error_handling(app, settings)
+    app.add_middleware(Gatekeeper, settings=settings, routes=[route for router in ROUTERS for route in router.routes])
+    install_error_handling(app)
     for router in ROUTERS:
         app.include_router(router)
     return app
@@ -44,7 +48,8 @@ async def _lifespan(app: FastAPI, settings: Settings, fg: FaceGate | None) -> As
     """Open the gallery and the pipeline for the app's life, warming them up in the background, then close."""
     gallery = open_gallery(settings.db)
     pipeline = fg or FaceGate(fpir=settings.fpir)
-    app.state.service = Service(settings, gallery, pipeline, GalleryIdentifier(gallery, settings.fpir))
+    work = WorkLimit(settings.work_slots, settings.work_queue, settings.work_wait_s)
+    app.state.service = Service(settings, gallery, pipeline, GalleryIdentifier(gallery, settings.fpir), work)
     warm_up = threading.Thread(target=_warm_up, args=(app.state.service,), name="warm-up", daemon=True)
     warm_up.start()
     yield

@@ -32,3 +32,23 @@ def create_key(gallery: Gallery, role: str, name: str | None = None) -> tuple[st
 def lookup(gallery: Gallery, key: str) -> KeyInfo | None:
     """The key's record, or None for an unknown (or deleted) key."""
     return gallery.key_by_hash(hash_key(key)) if key.startswith(PREFIX) else None
+
+
+class AuthError(Exception):
+    """A request without a usable key (401) or with a key whose role lacks the permission (403)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def authorize(gallery: Gallery, key: str | None, permission: str) -> KeyInfo:
+    """The record of `key` when its role has `permission`; AuthError otherwise (one rule for every check)."""
+    if not key:
+        raise AuthError(401, "missing X-API-Key header")
+    info = lookup(gallery, key)
+    if info is None:
+        raise AuthError(401, "unknown API key")
+    if permission not in PERMISSIONS[info.role]:
+        raise AuthError(403, f"a {info.role} key may not {permission}")
+    return info

@@ -1,6 +1,5 @@
 """FastAPI dependencies: the app's Service, and API-key authentication by permission (see auth.PERMISSIONS)."""
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -21,24 +20,28 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def require(permission: str) -> Callable[[str | None, Service], KeyInfo]:
-    """A dependency that admits a request only with an X-API-Key whose role has `permission`; it gives the key."""
+class KeyCheck:
+    """A dependency that admits a request only with an X-API-Key whose role has `permission`, and gives the key.
 
-    def check(key: Annotated[str | None, Depends(api_key_header)], svc: ServiceDep) -> KeyInfo:
+    The Gatekeeper middleware finds it on a route and runs the same check before the body is read; the key it
+    admitted is taken from the request's state here instead of being looked up twice."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    def __call__(self, request: Request, key: Annotated[str | None, Depends(api_key_header)],
+                 svc: ServiceDep) -> KeyInfo:
         """401 without a key or with an unknown one, 403 when the key's role lacks the permission."""
-        if not key:
-            raise HTTPException(401, "missing X-API-Key header")
-        info = auth.lookup(svc.gallery, key)
-        if info is None:
-            raise HTTPException(401, "unknown API key")
-        if permission not in auth.PERMISSIONS[info.role]:
-            raise HTTPException(403, f"a {info.role} key may not {permission}")
-        return info
-
-    return check
+        admitted: KeyInfo | None = getattr(request.state, "api_key", None)
+        if admitted is not None:
+            return admitted
+        try:
+            return auth.authorize(svc.gallery, key, self.permission)
+        except auth.AuthError as exc:
+            raise HTTPException(exc.status, exc.detail) from exc
 
 
 # Admin keys pass all three; a viewer key only reads, a gate key only identifies and verifies.
-AdminKey = Annotated[KeyInfo, Depends(require("manage"))]
-ViewerKey = Annotated[KeyInfo, Depends(require("read"))]
-GateKey = Annotated[KeyInfo, Depends(require("identify"))]
+AdminKey = Annotated[KeyInfo, Depends(KeyCheck("manage"))]
+ViewerKey = Annotated[KeyInfo, Depends(KeyCheck("read"))]
+GateKey = Annotated[KeyInfo, Depends(KeyCheck("identify"))]

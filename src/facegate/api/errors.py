@@ -1,17 +1,16 @@
 """Errors as HTTP answers: domain errors as their statuses, validation errors without echoing the input, anything
-unexpected as a JSON 500 that keeps the connection; and the request-size limit. install_error_handling sets them up."""
+unexpected as a JSON 500 that keeps the connection. install_error_handling sets them up."""
 
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facegate.api.state import Settings
 from facegate.errors import FaceCountError, ImageError
 from facegate.gallery import ConflictError, NotFoundError
 from facegate.gallery.identify import IdentifierUnavailable
@@ -27,9 +26,6 @@ ERROR_STATUS: dict[type[Exception], int] = {
     ConflictError: 409,
     IdentifierUnavailable: 503,
 }
-
-CallNext = Callable[[Request], Awaitable[Response]]
-
 
 class ErrorResponse(JSONResponse):
     """JSON with every non-ASCII character escaped: it renders whatever text an error holds (a lone surrogate
@@ -83,24 +79,10 @@ class CatchAll:
             await ErrorResponse({"detail": "internal error (logged on the server)"}, 500)(scope, receive, send)
 
 
-def _body_limit(limit: int) -> Callable[[Request, CallNext], Awaitable[Response]]:
-    """HTTP middleware that refuses (413) a request whose Content-Length is over `limit`, before reading it."""
-
-    async def limit_body(request: Request, call_next: CallNext) -> Response:
-        """413 for a declared body over the limit; otherwise the request goes on."""
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            return ErrorResponse({"detail": f"request body larger than the limit of {limit:,} bytes"}, 413)
-        return await call_next(request)
-
-    return limit_body
-
-
-def install_error_handling(app: FastAPI, settings: Settings) -> None:
-    """Map the domain errors to their statuses, cap request bodies at the most one enrollment may send and answer
-    anything unexpected with a JSON 500 (the last middleware added is the outermost)."""
+def install_error_handling(app: FastAPI) -> None:
+    """Map the domain errors to their statuses and answer anything unexpected with a JSON 500 (call it after adding
+    the other middleware: the last one added is the outermost)."""
     for exc_type, status in ERROR_STATUS.items():
         app.add_exception_handler(exc_type, _answer_with(status))
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.middleware("http")(_body_limit(settings.max_upload_bytes * settings.max_files + 65536))
     app.add_middleware(CatchAll)

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 
 from facegate import settings
+from facegate.api.work import WorkLimit
+from facegate.onnx_session import usable_cores
 from facegate.gallery import Gallery
 from facegate.gallery.identify import GalleryIdentifier
 from facegate.pipeline import FaceGate
@@ -10,14 +12,20 @@ from facegate.pipeline import FaceGate
 
 @dataclass(frozen=True)
 class Settings:
-    """Server settings: the database (default: $FACEGATE_DB, else SQLite at $FACEGATE_HOME/gallery.db) and the
-    upload limits."""
+    """Server settings: the database (default: $FACEGATE_DB, else SQLite at $FACEGATE_HOME/gallery.db), the
+    upload limits and the bounds on heavy work and on wrong keys."""
 
     db: str | None = field(default_factory=lambda: settings.current().db)
     fpir: float = field(default_factory=lambda: settings.current().fpir)  # the operating point of every route
     max_upload_bytes: int = field(default_factory=lambda: settings.current().max_upload_mb * 1024 * 1024)  # per image
     max_pixels: int = field(default_factory=lambda: settings.current().max_pixels)  # per image, from the header
     max_files: int = field(default_factory=lambda: settings.current().max_files)  # per enrollment request
+    max_request_pixels: int = field(default_factory=lambda: 4 * settings.current().max_pixels)  # all images decoded
+    work_slots: int = field(default_factory=usable_cores)  # requests decoding/detecting/embedding at once
+    work_queue: int = 32  # more requests that may wait for a slot (then 503)
+    work_wait_s: float = 30.0  # the longest a request waits for a slot (then 503)
+    failed_key_limit: int = 10  # wrong keys from one address within the window (then 429)
+    failed_key_window_s: float = 60.0
 
 
 @dataclass
@@ -28,3 +36,4 @@ class Service:
     gallery: Gallery
     fg: FaceGate
     identifier: GalleryIdentifier
+    work: WorkLimit

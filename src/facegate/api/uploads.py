@@ -7,6 +7,7 @@ from fastapi import HTTPException, UploadFile
 from PIL import Image, UnidentifiedImageError
 
 from facegate.api.state import Settings
+from facegate.api.work import PixelBudget
 from facegate.errors import ImageError
 from facegate.gallery.text import safe_filename
 from facegate.imageio import load_image
@@ -23,8 +24,9 @@ def read_upload(upload: UploadFile, settings: Settings) -> bytes:
     return data
 
 
-def check_pixels(data: bytes, name: str, settings: Settings) -> None:
-    """413 when the image header claims more pixels than allowed (nothing is decoded)."""
+def check_pixels(data: bytes, name: str, settings: Settings, budget: PixelBudget) -> None:
+    """413 when the image header claims more pixels than one image or the request's budget allows (nothing is
+    decoded)."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
@@ -32,13 +34,14 @@ def check_pixels(data: bytes, name: str, settings: Settings) -> None:
         raise ImageError(f"{name}: not an image file (or a format FaceGate cannot read)") from exc
     if width * height > settings.max_pixels:
         raise HTTPException(413, f"{name}: {width}×{height} pixels exceeds the limit of {settings.max_pixels:,}")
+    budget.take(width * height, name)
 
 
-def decode_upload(upload: UploadFile, settings: Settings) -> np.ndarray:
+def decode_upload(upload: UploadFile, settings: Settings, budget: PixelBudget) -> np.ndarray:
     """An uploaded image as RGB pixels, or a 4xx saying what is wrong with it."""
     data = read_upload(upload, settings)
     name = safe_filename(upload.filename)
-    check_pixels(data, name, settings)
+    check_pixels(data, name, settings, budget)
     try:
         return load_image(data)
     except ImageError as exc:

@@ -11,6 +11,7 @@ from facegate.api.dependencies import GateKey, ServiceDep
 from facegate.api.params import PersonForm
 from facegate.api.schemas import FaceOut, IdentifyOut, VerifyOut
 from facegate.api.uploads import decode_upload
+from facegate.api.work import PixelBudget
 from facegate.gallery import NotFoundError
 from facegate.match.decision import UNKNOWN, Decision, similarity
 from facegate.pipeline import FaceEmbedding
@@ -22,7 +23,8 @@ router = APIRouter(tags=["recognition"])
 def identify(svc: ServiceDep, key: GateKey, image: Annotated[UploadFile, File()]) -> IdentifyOut:
     """Every face in the image: box, person or "unknown", score and decision. Writes one access event per face,
     with the key's name as the gate id."""
-    found = svc.fg.represent(decode_upload(image, svc.settings))
+    with svc.work.slot():
+        found = svc.fg.represent(decode_upload(image, svc.settings, PixelBudget(svc.settings.max_request_pixels)))
     embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
     fitted, decisions = svc.identifier.decide(embeddings)
     ids = [int(d.label) if d.known else None for d in decisions]
@@ -53,10 +55,13 @@ def verify(svc: ServiceDep, _: GateKey, image: Annotated[UploadFile, File()],
     of `person_id` (give exactly one of the two)."""
     if (other is None) == (person_id is None):
         raise HTTPException(422, "give either another image (`other`) or a `person_id`, not both or neither")
-    probe = svc.fg.embed_one(decode_upload(image, svc.settings)).embedding
-    if other is not None:
-        reference = svc.fg.embed_one(decode_upload(other, svc.settings)).embedding[None, :]
-    elif person_id is not None:
+    budget = PixelBudget(svc.settings.max_request_pixels)
+    with svc.work.slot():  # both decoded first: neither is looked at when the two are over the pixel budget
+        images = [decode_upload(upload, svc.settings, budget) for upload in (image, other) if upload is not None]
+        probe, *others = [svc.fg.embed_one(pixels).embedding for pixels in images]
+    if others:
+        reference = others[0][None, :]
+    if person_id is not None:
         reference = svc.gallery.embeddings_of(person_id)
         if not len(reference):
             raise NotFoundError(f"person {person_id} has no enrolled samples")

@@ -12,6 +12,7 @@ from facegate.api.params import PersonId, SampleId
 from facegate.api.schemas import EnrollOut, EnrollVerdict, SampleOut
 from facegate.api.state import Service
 from facegate.api.uploads import check_pixels, read_upload
+from facegate.api.work import PixelBudget
 from facegate.errors import FaceGateError
 from facegate.gallery.enroll import enroll_photo
 from facegate.gallery.text import safe_filename
@@ -28,20 +29,23 @@ def add_samples(person_id: PersonId, svc: ServiceDep, _: AdminKey, files: Annota
     svc.gallery.person(person_id)
     if len(files) > svc.settings.max_files:
         raise HTTPException(413, f"at most {svc.settings.max_files} photos per request")
-    results = [_enroll_upload(svc, person_id, upload, largest) for upload in files]
+    budget = PixelBudget(svc.settings.max_request_pixels)
+    with svc.work.slot():
+        results = [_enroll_upload(svc, person_id, upload, largest, budget) for upload in files]
     accepted = sum(r.accepted for r in results)
     out = EnrollOut(accepted=accepted, refused=len(results) - accepted, results=results)
     svc.identifier.refresh()
     return out if accepted else JSONResponse(out.model_dump(), status_code=422)
 
 
-def _enroll_upload(svc: Service, person_id: int, upload: UploadFile, largest: bool) -> EnrollVerdict:
+def _enroll_upload(svc: Service, person_id: int, upload: UploadFile, largest: bool, budget: PixelBudget
+                   ) -> EnrollVerdict:
     """One photo's verdict: refused for its size or format before decoding, else enroll_photo's checks decide.
     A photo is stored whole or not at all (one transaction), and its failure never undoes the verdicts before it."""
     name = safe_filename(upload.filename)
     try:
         data = read_upload(upload, svc.settings)
-        check_pixels(data, name, svc.settings)
+        check_pixels(data, name, svc.settings, budget)
         result = enroll_photo(svc.fg, svc.gallery, person_id, data, name, largest)
     except (HTTPException, FaceGateError) as exc:
         return _refused(name, exc.detail if isinstance(exc, HTTPException) else str(exc))
