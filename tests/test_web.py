@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import os
+import time
+from urllib.parse import urlsplit
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +63,15 @@ def write_y4m(photo: Path, path: Path, frames: int = 5) -> None:
             out.write(b"FRAME\n" + frame)
 
 
+def wait_until(page: object, expression: str, timeout_s: float = 120) -> None:
+    """Poll a JavaScript expression until it is true (wait_for_function evaluates strings, which the page's Content
+    Security Policy forbids; page.evaluate goes through the DevTools protocol instead)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        time.sleep(0.2)
+
+
 def open_page(pw: object, server: Server, key: str, extra_args: list[str] = ()) -> object:
     browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[*FLAGS, *extra_args])
     page = browser.new_page(viewport={"width": 1100, "height": 760})
@@ -92,8 +103,8 @@ def test_drop_photos_to_enroll_then_see_the_gallery(served: tuple[Server, str], 
             return dt;
         }""", files)
         page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
-        page.wait_for_function("document.querySelectorAll('#enroll-results li[data-status=pending]').length === 0"
-                               " && document.querySelectorAll('#enroll-results li').length === 4", timeout=300_000)
+        wait_until(page, "document.querySelectorAll('#enroll-results li[data-status=pending]').length === 0"
+                         " && document.querySelectorAll('#enroll-results li').length === 4", timeout_s=300)
         assert page.locator("#enroll-results li[data-status=accepted]").count() == PER_PERSON
         refused = page.locator("#enroll-results li[data-status=refused]")
         assert refused.count() == 1 and "no face found" in refused.inner_text()
@@ -102,8 +113,8 @@ def test_drop_photos_to_enroll_then_see_the_gallery(served: tuple[Server, str], 
         page.click("button[data-tab=gallery]")
         card = page.locator("article[data-person=madonna]")
         card.wait_for()
-        page.wait_for_function("[...document.querySelectorAll('.thumbs img')].every(i => i.complete && "
-                               "i.naturalWidth === 160) && document.querySelectorAll('.thumbs img').length === 15")
+        wait_until(page, "[...document.querySelectorAll('.thumbs img')].every(i => i.complete && "
+                         "i.naturalWidth === 160) && document.querySelectorAll('.thumbs img').length === 15")
         assert card.locator("img").count() == PER_PERSON
         page.screenshot(path=str(shots / "web-gallery.png"))
 
@@ -134,3 +145,42 @@ def test_live_camera_names_the_person(served: tuple[Server, str], enrollable: di
         assert "elton_john" in page.locator("#events-table tbody tr").first.inner_text()
         assert "browser" in page.locator("#events-table tbody tr").first.inner_text()
         browser.close()
+
+
+def test_docs_render_with_the_network_cut_and_the_key_stays_out_of_local_storage(
+        served: tuple[Server, str]) -> None:
+    server, key = served
+    blocked: list[str] = []
+    complaints: list[str] = []
+
+    def loopback_only(route: object) -> None:
+        """Let requests to this machine through; any other (a CDN, web fonts) is aborted and noted."""
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        page = browser.new_page()
+        page.route("**/*", loopback_only)
+        page.on("console", lambda message: complaints.append(message.text) if message.type == "error" else None)
+        page.goto(server.url + "/docs")
+        page.wait_for_selector(".swagger-ui .opblock-summary-path[data-path='/identify']", timeout=60_000)
+        assert page.locator(".swagger-ui .opblock").count() >= 15
+        page.goto(server.url + "/redoc")
+        wait_until(page, "document.body.innerText.includes('/people/{person_id}/samples')", timeout_s=60)
+
+        page.goto(server.url + "/")
+        page.evaluate("localStorage.setItem('facegate-key', 'left by an older page')")
+        page.reload()
+        page.fill("#api-key", key)
+        page.click("#key-form button")
+        page.wait_for_selector("#key-status:has-text('gallery revision')")
+        stored = page.evaluate("[localStorage.getItem('facegate-key'), sessionStorage.getItem('facegate-key')]")
+        browser.close()
+    assert blocked == [] and stored == [None, key]
+    # the policy only ever stopped the outside world (ReDoc's footer logo on its CDN), nothing of this server
+    assert not [c for c in complaints if "Content Security Policy" in c and "https://" not in c], complaints
+

@@ -21,6 +21,7 @@ with optional_imports("server", "the REST API (facegate.api)"):
 
 from facegate.api.errors import install_error_handling
 from facegate.api.gatekeeper import Gatekeeper
+from facegate.api.headers import SecurityHeaders
 from facegate.api.routers import ROUTERS
 from facegate.api.state import Service, Settings
 from facegate.api.work import WorkLimit
@@ -35,9 +36,11 @@ def create_app(settings: Settings | None = None, fg: FaceGate | None = None) -> 
     """The gate service over the gallery at settings.db; also a factory for `uvicorn --factory`."""
     settings = settings or Settings()
     app = FastAPI(title="FaceGate", version=__version__, lifespan=partial(_lifespan, settings=settings, fg=fg),
-                  description="Face recognition gate: gallery, identification, verification, access events.")
+                  description="Face recognition gate: gallery, identification, verification, access events.",
+                  docs_url=None, redoc_url=None)  # routers/docs.py serves them from installed files
     app.add_middleware(Gatekeeper, settings=settings, routes=[route for router in ROUTERS for route in router.routes])
     install_error_handling(app)
+    app.add_middleware(SecurityHeaders)  # the outermost: every answer gets them, errors included
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -53,7 +53,7 @@ async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
 
 
 class CatchAll:
-    """Outermost middleware: an unexpected error becomes a logged JSON 500 instead of propagating to the server,
+    """Middleware outside all others but the headers: an unexpected error becomes a logged JSON 500 instead of propagating to the server,
     which would drop the keep-alive connection (and print the error where the client cannot see it)."""
 
     def __init__(self, app: ASGIApp) -> None:

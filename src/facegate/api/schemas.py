@@ -68,7 +68,8 @@ class IdentifyOut(BaseModel):
 
 class VerifyOut(BaseModel):
     same: bool
-    distance: float
+    distance: float | None = Field(description="null when a check against a person fails: the answer is then the "
+                                               "same whether or not the person exists")
     threshold: float
     person_id: int | None = None
 

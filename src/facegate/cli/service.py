@@ -29,7 +29,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    require("server", "fastapi", "uvicorn", "python_multipart", what="`facegate serve`")
+    require("server", "fastapi", "uvicorn", "python_multipart", "fastapi_offline", what="`facegate serve`")
     import uvicorn
 
     from facegate.api.app import Settings, create_app

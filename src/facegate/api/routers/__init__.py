@@ -4,7 +4,7 @@ An endpoint's docstring is its operation's description in the OpenAPI schema, so
 
 from fastapi import APIRouter
 
-from facegate.api.routers import events, keys, pages, people, recognition, samples, service
+from facegate.api.routers import docs, events, keys, pages, people, recognition, samples, service
 
 ROUTERS: tuple[APIRouter, ...] = (service.router, people.router, samples.router, recognition.router, events.router,
-                                  keys.router, pages.router)
+                                  keys.router, pages.router, docs.router)

@@ -10,6 +10,7 @@ from facegate.detect.base import as_box
 from facegate.api.dependencies import GateKey, ServiceDep
 from facegate.api.params import PersonForm
 from facegate.api.schemas import FaceOut, IdentifyOut, VerifyOut
+from facegate.api.state import Service
 from facegate.api.uploads import decode_upload
 from facegate.api.work import PixelBudget
 from facegate.gallery import NotFoundError
@@ -48,24 +49,37 @@ def _face_out(found: FaceEmbedding, decision: Decision, person_id: int | None, n
 
 
 @router.post("/verify", response_model=VerifyOut)
-def verify(svc: ServiceDep, _: GateKey, image: Annotated[UploadFile, File()],
+def verify(svc: ServiceDep, key: GateKey, image: Annotated[UploadFile, File()],
            other: Annotated[UploadFile | None, File()] = None,
            person_id: PersonForm = None) -> VerifyOut:
     """The largest face of `image` against the largest face of `other`, or against the nearest enrolled sample
-    of `person_id` (give exactly one of the two)."""
+    of `person_id` (give exactly one of the two). Writes an access event like /identify, with the key's name as the
+    gate id. A failed person check gives no distance: it reads the same whether or not the id exists."""
     if (other is None) == (person_id is None):
         raise HTTPException(422, "give either another image (`other`) or a `person_id`, not both or neither")
     budget = PixelBudget(svc.settings.max_request_pixels)
     with svc.work.slot():  # both decoded first: neither is looked at when the two are over the pixel budget
         images = [decode_upload(upload, svc.settings, budget) for upload in (image, other) if upload is not None]
         probe, *others = [svc.fg.embed_one(pixels).embedding for pixels in images]
-    if others:
-        reference = others[0][None, :]
+    distance = float(np.linalg.norm(others[0] - probe)) if others else None
+    claimed = None  # the person the event names: only one who exists (an id not given out yet is not recorded)
     if person_id is not None:
-        reference = svc.gallery.embeddings_of(person_id)
-        if not len(reference):
-            raise NotFoundError(f"person {person_id} has no enrolled samples")
+        distance, claimed = _nearest(svc, probe, person_id)
     threshold = svc.fg.threshold  # the operating point's 1:1 distance, for a photo or a person's nearest sample
-    distance = float(np.linalg.norm(reference - probe, axis=1).min())
-    return VerifyOut(same=distance <= threshold, distance=round(distance, 4), threshold=round(threshold, 4),
+    same = distance is not None and distance <= threshold
+    score = round(similarity(distance), 4) if distance is not None else 0.0
+    svc.gallery.add_events(key.name, [(claimed, "match" if same else "unknown", score, distance)])
+    shown = distance if same or person_id is None else None
+    return VerifyOut(same=same, distance=None if shown is None else round(shown, 4), threshold=round(threshold, 4),
                      person_id=person_id)
+
+
+def _nearest(svc: Service, probe: np.ndarray, person_id: int) -> tuple[float | None, int | None]:
+    """The distance from `probe` to the person's nearest sample (None without samples) and the person's id; (None,
+    None) when there is no such person."""
+    try:
+        reference = svc.gallery.embeddings_of(person_id)
+    except NotFoundError:
+        return None, None
+    distance = float(np.linalg.norm(reference - probe, axis=1).min()) if len(reference) else None
+    return distance, person_id

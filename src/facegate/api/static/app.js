@@ -1,8 +1,10 @@
-// FaceGate web page: plain JavaScript against the REST API; the API key is kept in this browser's localStorage.
+// FaceGate web page: plain JavaScript against the REST API. The API key lives in this tab's sessionStorage: it
+// survives a reload but not the tab, and is never written to disk (earlier versions kept it in localStorage: gone).
 "use strict";
 
 const $ = (selector, root = document) => root.querySelector(selector);
-let apiKey = localStorage.getItem("facegate-key") || "";
+localStorage.removeItem("facegate-key");
+let apiKey = sessionStorage.getItem("facegate-key") || "";
 
 function showMessage(text) {
   const box = $("#message");
@@ -43,7 +45,7 @@ $("#api-key").value = apiKey;
 $("#key-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   apiKey = $("#api-key").value.trim();
-  localStorage.setItem("facegate-key", apiKey);
+  sessionStorage.setItem("facegate-key", apiKey);
   await checkKey();
 });
 
