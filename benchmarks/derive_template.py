@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
 from tqdm import tqdm
 
-import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
 from facegate.align import crop_matrix
-from facegate.experiments.lfw import lfw_dir, read_pairs, pair_files
+from facegate.experiments.lfw import lfw_dir, pair_files, read_pairs
 from facegate.imageio import load_image
 from facegate.pipeline import FaceGate
 

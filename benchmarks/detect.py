@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from shared_data import SHARED_DATA
+
 from facegate.cli import main
 
 RESULTS = Path(__file__).resolve().parent / "results"

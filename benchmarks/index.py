@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
+
 from facegate.archive.index import index_archive, list_photos, ray_cluster
 from facegate.archive.store import ParquetStore
 from facegate.experiments.lfw import lfw_dir
@@ -107,7 +108,7 @@ def report(rows: list[str], photos: int, runs: int, load: tuple[float, float]) -
     return "\n".join([
         "# Photo archive indexing speed (`facegate index`)",
         "",
-        f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {describe_machine()}; load average {load[0]:.1f} at the start, {load[1]:.1f} at the end "
         "(this benchmark's own processes included)",
         f"- Command: `{command}`",

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
+
 from facegate.cli import main
 
 RESULTS = Path(__file__).resolve().parent / "results"

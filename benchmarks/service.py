@@ -19,13 +19,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from service_fixtures import start_server, wait_fitted  # noqa: E402
+from service_fixtures import start_server, wait_fitted
 
-from facegate.api.auth import create_key  # noqa: E402
-from facegate.experiments.machine import describe_machine  # noqa: E402
-from facegate.gallery import open_gallery  # noqa: E402
-from facegate.models import ensure_models  # noqa: E402
-from facegate.imageio import letterbox  # noqa: E402
+from facegate.api.auth import create_key
+from facegate.experiments.machine import describe_machine
+from facegate.gallery import open_gallery
+from facegate.imageio import letterbox
+from facegate.models import ensure_models
 
 RESULTS = Path(__file__).resolve().parent / "results" / "service.md"
 

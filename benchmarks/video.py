@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from facegate.experiments.machine import describe_machine
+from facegate.gallery.folders import person_photos
 from facegate.imageio import load_image
 from facegate.match.nearest import NearestNeighbourIdentifier
-from facegate.gallery.folders import person_photos
 from facegate.pipeline import FaceGate
 from facegate.video.annotate_video import annotate_video
 from facegate.video.reader import VideoFile

@@ -15,15 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import SHARED_DATA
+from pg import ThrowawayPostgres, free_port, server_binaries
 from PIL import Image
 
 from facegate import FaceGate
-
 from facegate.gallery.quality import assess
 from facegate.models import ModelFiles
-
-from conftest import SHARED_DATA
-from pg import ThrowawayPostgres, free_port, server_binaries
 
 PEOPLE = ("ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling")
 PER_PERSON = 3

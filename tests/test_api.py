@@ -11,14 +11,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from service_fixtures import PER_PERSON, enroll_all, enrollable, stranger, upload, wait_fitted  # noqa: F401  (fixtures)
 
 from facegate import FaceGate
 from facegate.api.app import Settings, create_app
 from facegate.api.auth import create_key
 from facegate.gallery import open_gallery
-
-from service_fixtures import (PER_PERSON, enroll_all, enrollable, stranger, upload,  # noqa: F401  (fixtures)
-                              wait_fitted)
 
 MAX_BYTES = 2_000_000
 

@@ -18,14 +18,13 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from PIL import Image
+from service_fixtures import Server, start_server
 
 from facegate import FaceGate
 from facegate.api.app import Settings, create_app
 from facegate.api.auth import create_key
 from facegate.api.work import WorkLimit
 from facegate.gallery import open_gallery
-
-from service_fixtures import Server, start_server
 
 MB = 1024 * 1024
 

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from service_fixtures import enrollable, postgres, upload  # noqa: F401  (fixtures)
 
 from facegate import FaceGate
 from facegate.api.app import Settings, create_app
 from facegate.api.auth import create_key
 from facegate.cli import main as facegate_main
 from facegate.gallery import open_gallery
-
-from service_fixtures import enrollable, postgres, upload  # noqa: F401  (fixtures)
 
 HUGE = 2**63  # past SQLite's and PostgreSQL's integers
 BIG = 2**31  # past PostgreSQL's INTEGER

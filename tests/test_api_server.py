@@ -12,13 +12,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from service_fixtures import (  # noqa: F401
+    PER_PERSON,
+    Server,
+    enroll_all,
+    enrollable,
+    jpeg_variant,
+    postgres,
+    start_server,
+    upload,
+    wait_fitted,
+)
 from sqlalchemy import text
 
 from facegate.api.auth import create_key
 from facegate.gallery import open_gallery
-
-from service_fixtures import (PER_PERSON, Server, enroll_all, enrollable, jpeg_variant, postgres,  # noqa: F401
-                              start_server, upload, wait_fitted)
 
 
 @pytest.fixture

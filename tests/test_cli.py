@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import celebrity_photos
 
 from facegate.imageio import load_image
 from facegate.models import ModelFiles
-
-from conftest import celebrity_photos
 
 
 def facegate(*args: str) -> subprocess.CompletedProcess[str]:

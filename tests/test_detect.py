@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import celebrity_photos
 
 from facegate import FaceGate
 from facegate.detect.base import Face
 from facegate.imageio import load_image
 from facegate.models import ModelFiles
-
-from conftest import celebrity_photos
 
 
 @pytest.fixture(scope="module")

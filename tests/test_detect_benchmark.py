@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from facegate.cli import build_parser, main
 from facegate.cli.benchmark import run_detect

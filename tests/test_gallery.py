@@ -8,7 +8,7 @@ import io
 import json
 import shutil
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -16,21 +16,20 @@ import numpy as np
 import pytest
 from alembic.script import ScriptDirectory
 from PIL import Image
+from service_fixtures import PER_PERSON, db_url, enrollable, postgres, stranger  # noqa: F401  (fixtures)
 
 from facegate import FaceGate
+from facegate.cli import main
 from facegate.detect.base import Face
 from facegate.gallery import ConflictError, NotFoundError, open_gallery
-from facegate.cli import main
-from facegate.gallery.folders import person_photos
 from facegate.gallery.database import MIGRATIONS
 from facegate.gallery.enroll import enroll_photo
+from facegate.gallery.folders import person_photos
 from facegate.gallery.identify import GalleryIdentifier, build_identifier
 from facegate.gallery.quality import assess
 from facegate.gallery.repository import NewSample
 from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.match.openset import OpenSetIdentifier
-
-from service_fixtures import PER_PERSON, db_url, enrollable, postgres, stranger  # noqa: F401  (fixtures)
 
 
 def new_sample(seed: int, sha: str) -> NewSample:
@@ -67,7 +66,7 @@ def test_people_samples_and_events_round_trip(db_url: str) -> None:
     assert {e.person for e in gallery.events(gate="door-1")} == {"Ada", None}
     assert [e.gate for e in gallery.events(decision="match")] == ["door-2", "door-1"]
     assert [e.decision for e in gallery.events(person_id=bob.id)] == ["match"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert len(gallery.events(since=now - timedelta(minutes=5))) == 3
     assert gallery.events(until=now - timedelta(minutes=5)) == []
 
@@ -96,8 +95,9 @@ def test_migrations_are_idempotent_and_at_head(db_url: str) -> None:
 
 
 def test_unreachable_postgres_is_a_clear_error() -> None:
-    from facegate.gallery.database import DatabaseError
     from pg import free_port
+
+    from facegate.gallery.database import DatabaseError
 
     with pytest.raises(DatabaseError, match="cannot open the gallery"):
         open_gallery(f"postgresql://nobody@127.0.0.1:{free_port()}/none")

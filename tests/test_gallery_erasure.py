@@ -14,6 +14,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi.testclient import TestClient
+from service_fixtures import db_url, enrollable, postgres, start_server, upload, wait_fitted  # noqa: F401  (fixtures)
 from sqlalchemy import create_engine, text
 
 from facegate import FaceGate
@@ -22,9 +23,6 @@ from facegate.api.auth import create_key
 from facegate.cli import main as facegate_main
 from facegate.gallery import open_gallery
 from facegate.gallery.database import MIGRATIONS
-
-from service_fixtures import (db_url, enrollable, postgres, start_server, upload,  # noqa: F401  (fixtures)
-                              wait_fitted)
 
 
 @pytest.fixture

@@ -9,23 +9,20 @@ import logging
 import numpy as np
 import onnx
 import pytest
+from conftest import celebrity_photos
 from sklearn.svm import SVC
 
-from facegate import FaceGate
-from facegate.errors import ModelError
-from facegate.models import ModelFiles
-from facegate import cpu, onnx_session
+from facegate import FaceGate, cpu, onnx_session
 from facegate.embed import Embedder
-from facegate.models import facenet_int8
+from facegate.errors import ModelError
+from facegate.models import ModelFiles, facenet_int8
 from facegate.models.facenet_int8 import cpu_signature, facenet_for_precision, pair_distance_gaps, quantise_facenet
-
-from conftest import celebrity_photos
 
 
 @pytest.fixture(scope="module")
 def int8(models: ModelFiles) -> FaceGate:
     fg = FaceGate(precision="int8")
-    fg.embedder  # builds the int8 model on first use
+    _ = fg.embedder  # builds (and checks) the int8 model on first use
     return fg
 
 

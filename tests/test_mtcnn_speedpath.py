@@ -8,14 +8,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import celebrity_photos
 
 from facegate.detect import mtcnn
-from facegate.detect.mtcnn import MTCNNDetector, crop_patches, pyramid_levels, pyramid_scales, pyramid_sizes
+from facegate.detect.base import iou_matrix
+from facegate.detect.mtcnn import MTCNNDetector, crop_patches, pyramid_scales, pyramid_sizes
 from facegate.imageio import load_image
 from facegate.models import ModelFiles
-from facegate.detect.base import iou_matrix
-
-from conftest import celebrity_photos
 
 
 @pytest.fixture(scope="module")

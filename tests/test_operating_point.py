@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import celebrity_photos
 from fastapi.testclient import TestClient
 
 from facegate import FaceGate
@@ -21,8 +22,6 @@ from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.match.openset import OpenSetIdentifier
 from facegate.match.operating_point import PRIOR_DISTANCE, check_fpir, prior_distance, verify_threshold
 from facegate.models import ModelFiles
-
-from conftest import celebrity_photos
 
 PEOPLE = ("ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling")
 

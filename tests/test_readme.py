@@ -7,10 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import celebrity_photos
 
 from facegate.models import ModelFiles
-
-from conftest import celebrity_photos
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -6,12 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import celebrity_photos
 
 from facegate import settings
 from facegate.cli import main
 from facegate.models import ModelFiles
-
-from conftest import celebrity_photos
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SOURCE = Path(settings.__file__).resolve().parent

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from facegate.detect.base import Face
+from facegate.detect.base import Face, iou_matrix
 from facegate.match.decision import UNKNOWN, Decision
-from facegate.detect.base import iou_matrix
 from facegate.video.tracking import Tracker
 
 NAMES = {1: "ann", 2: "bob", 3: UNKNOWN}  # person 3 is a stranger

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from facegate.cli import main
+from facegate.errors import VideoError
+from facegate.gallery.folders import FolderGallery, embed_gallery_folder
 from facegate.imageio import load_image
 from facegate.match.decision import UNKNOWN
 from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.models import ensure_models
 from facegate.pipeline import FaceGate
-from facegate.gallery.folders import FolderGallery, embed_gallery_folder
-from facegate.errors import VideoError
 from facegate.video.reader import VideoFile
 from facegate.video.recognizer import LabelledFace, VideoRecognizer
 from facegate.video.tracking import Track
@@ -257,7 +257,7 @@ class FakeCamera:
         def __init__(self, frames: list[np.ndarray] | None, last: bool) -> None:
             self.frames, self.last, self.released = frames, last, False
 
-        def isOpened(self) -> bool:  # noqa: N802 (cv2's name)
+        def isOpened(self) -> bool:
             return self.frames is not None
 
         def read(self) -> tuple[bool, np.ndarray | None]:

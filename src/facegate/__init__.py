@@ -14,8 +14,17 @@ if TYPE_CHECKING:
     from facegate.detect.base import Face
     from facegate.pipeline import FaceEmbedding, FaceGate, Verification
 
-__all__ = ["Face", "FaceEmbedding", "FaceGate", "FaceGateError", "FaceCountError", "ImageError", "ModelError",
-           "Verification", "__version__"]
+__all__ = [
+    "Face",
+    "FaceCountError",
+    "FaceEmbedding",
+    "FaceGate",
+    "FaceGateError",
+    "ImageError",
+    "ModelError",
+    "Verification",
+    "__version__",
+]
 __version__ = "0.1.0"
 
 _LAZY = {"Face": "facegate.detect.base", "FaceEmbedding": "facegate.pipeline", "FaceGate": "facegate.pipeline",

@@ -19,11 +19,11 @@ def annotate(image: np.ndarray, faces: list[Face], labels: list[str] | None = No
     out = image.copy()
     thick = max(1, round(min(image.shape[:2]) / 300))
     for i, face in enumerate(faces):
-        x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+        x1, y1, x2, y2 = (round(v) for v in face.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)
         if face.landmarks is not None:
             for (x, y), c in zip(face.landmarks, LANDMARK_COLOURS):
-                cv2.circle(out, (int(round(x)), int(round(y))), thick + 1, c, -1)
+                cv2.circle(out, (round(x), round(y)), thick + 1, c, -1)
         text = labels[i] if labels else f"{face.score:.2f}"
         scale = max(0.4, thick * 0.45)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)

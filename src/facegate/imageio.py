@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -21,7 +20,7 @@ MIN_SIDE = 2
 # File types treated as photos when a folder is scanned (enrollment, galleries, archives, datasets).
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
-ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image]
+ImageInput = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray | Image.Image
 
 
 def _from_array(arr: np.ndarray) -> np.ndarray:
@@ -99,7 +98,7 @@ def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     scale = min(width / image.shape[1], height / image.shape[0])
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
-    canvas = np.zeros((height, width) + image.shape[2:], image.dtype)
+    canvas = np.zeros((height, width, *image.shape[2:]), image.dtype)
     y, x = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
     canvas[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
     return canvas

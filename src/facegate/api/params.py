@@ -3,7 +3,7 @@ that convert to UTC, so a bad value is a 422 at the schema and never reaches the
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated
 
@@ -16,7 +16,7 @@ from facegate.gallery.text import MAX_ID, NAME_LENGTH, clean_name
 def _utc(value: datetime) -> datetime:
     """The time in UTC (one without a zone is taken as UTC); ValueError when UTC cannot hold it."""
     try:
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
     except OverflowError as exc:
         raise ValueError("the time is out of range once converted to UTC") from exc
 

@@ -4,9 +4,9 @@ from dataclasses import dataclass, field
 
 from facegate import settings
 from facegate.api.work import WorkLimit
-from facegate.onnx_session import usable_cores
 from facegate.gallery import Gallery
 from facegate.gallery.identify import GalleryIdentifier
+from facegate.onnx_session import usable_cores
 from facegate.pipeline import FaceGate
 
 

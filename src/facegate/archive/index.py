@@ -14,11 +14,11 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from typing import Any
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 

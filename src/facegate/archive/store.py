@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,7 +61,7 @@ class ParquetStore:
             raise ArchiveError(f"{folder}: not a folder (--out names a Parquet dataset folder)")
         self.folder = folder
         self.location = str(folder)
-        self._run = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+        self._run = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
         self._parts = 0
 
     def parts(self) -> list[Path]:

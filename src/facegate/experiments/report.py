@@ -12,12 +12,12 @@ with optional_imports("report", "the experiment report's plots (facegate.experim
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-import numpy as np  # noqa: E402
-from scipy.stats import norm  # noqa: E402
+import numpy as np
+from scipy.stats import norm
 
-from facegate.experiments.runner import MODEL_TITLES, ExperimentResult, OpenSetResult  # noqa: E402
-from facegate.experiments.scenarios import Scenario  # noqa: E402
-from facegate.match.openset import Searches  # noqa: E402
+from facegate.experiments.runner import MODEL_TITLES, ExperimentResult, OpenSetResult
+from facegate.experiments.scenarios import Scenario
+from facegate.match.openset import Searches
 
 PROBABILITY_MODELS = ("svc", "stacked", "sl")  # the three the study plotted per face
 BAR_COLOURS = {"svc": "#4c72b0", "stacked": "#dd8452", "sl": "#55a868"}

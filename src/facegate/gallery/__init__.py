@@ -11,4 +11,4 @@ def open_gallery(url: str | None = None) -> Gallery:
     return Gallery(engine)
 
 
-__all__ = ["ConflictError", "Gallery", "NotFoundError", "open_gallery", "open_engine", "migrate"]
+__all__ = ["ConflictError", "Gallery", "NotFoundError", "migrate", "open_engine", "open_gallery"]

@@ -9,8 +9,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 
 from facegate import settings
 from facegate.errors import FaceGateError

@@ -11,10 +11,9 @@ equivalent forms that ONNX Runtime runs much faster (see `_Net.prelu`, `_Net.fac
 
 from __future__ import annotations
 
-from typing import Any
-
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -103,7 +102,7 @@ class _Net:
     def dense(self, x: str, i: int, first: bool) -> str:
         w = self.take()
         if first:  # rows stored as (W, H, C) of the transposed image -> ONNX Flatten order (C, H, W)
-            side = int(round((w.shape[0] / self.channels) ** 0.5))
+            side = round((w.shape[0] / self.channels) ** 0.5)
             w = w.reshape(side, side, self.channels, -1).transpose(2, 1, 0, 3).reshape(w.shape[0], -1)
         b = self.take()
         mm = self.node("MatMul", [x, self.const(f"dense{i}.W", w)], f"dense{i}.mm")

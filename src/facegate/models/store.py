@@ -7,8 +7,8 @@ sample photos are kept; the downloaded packages go to a temporary folder that is
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
+import logging
 import os
 import shutil
 import subprocess

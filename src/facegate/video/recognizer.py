@@ -12,12 +12,10 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from facegate.detect.base import as_box, iou_matrix
-from facegate.match.decision import similarity
 from facegate.align import align
-from facegate.detect.base import Face
+from facegate.detect.base import Face, as_box, iou_matrix
 from facegate.draw import annotate
-from facegate.match.decision import UNKNOWN, Decision, Identifier
+from facegate.match.decision import UNKNOWN, Decision, Identifier, similarity
 from facegate.pipeline import FaceGate
 from facegate.video.tracking import Track, Tracker
 

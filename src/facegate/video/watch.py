@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ class Watcher:
         if track.id in self._reported or sum(track.votes.values()) < self.confirm_votes:
             return
         self._reported.add(track.id)
-        event = track.to_event() | {"at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        event = track.to_event() | {"at": datetime.now(UTC).isoformat(timespec="seconds")}
         self.summary.events.append(event)
         self.on_event(event)
 
