@@ -1,12 +1,13 @@
 """Derive `facegate.match.openset.PRIOR_DISTANCE`: the distance below which photos of different people fall only a
-given share of the time, for the pipeline's default embeddings (FaceNet 20170512, MTCNN + warp alignment).
+given share of the time, for the pipeline's default embeddings (FaceNet 20170512, MTCNN + warp alignment), and
+`PRIOR_DISTANCE_VGGFACE2` with `--variant vggface2`.
 
 Every photo that pairsDevTrain.txt names (LFW's development training split: never the test pairs) is embedded
 (cached by file content), then every pair of those photos showing two different people is compared; the table
 holds the lower quantiles of those distances. Same-person pairs are printed for context (how many a threshold
 at each quantile would reject).
 
-Usage: python benchmarks/derive_openset_prior.py [--threads N]
+Usage: python benchmarks/derive_openset_prior.py [--threads N] [--variant vggface2]
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ RATES = (0.1, 0.01, 0.001, 0.0001, 0.00001)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all usable cores)")
+    parser.add_argument("--variant", choices=list(VARIANTS), default=DEFAULT_VARIANT,
+                        help="embedding variant, e.g. vggface2 for that model's table (default: the pipeline's)")
     args = parser.parse_args()
     files = unique_files(read_pairs(lfw_dir() / "pairsDevTrain.txt"))
     cache = FeatureCache()
-    embeddings, fallback = LFWEmbedder(cache, threads=args.threads).embeddings(files, VARIANTS[DEFAULT_VARIANT])
+    embeddings, fallback = LFWEmbedder(cache, threads=args.threads).embeddings(files, VARIANTS[args.variant])
     cache.close()
     people = np.array([path.parent.name for path in files])
     upper = np.triu_indices(len(files), k=1)

@@ -25,6 +25,7 @@ from facegate.models.npm import (
     faceres_ready,
     npm_pack,
 )
+from facegate.match.operating_point import verify_threshold
 from facegate.models.tfjs_onnx import convert_tfjs
 from facegate.pipeline import FaceGate
 
@@ -113,3 +114,39 @@ def test_nearest_photo_is_the_same_person_and_gender_is_right_on_the_five_celebr
     said = [a.gender for a in out.attributes]
     assert sum(g == ("female" if p in women else "male") for p, g in zip(people, said)) >= len(people) - 1
     assert all(15 <= a.age <= 80 for a in out.attributes)
+
+
+def test_facegate_runs_either_model_and_refuses_unknown_ones(models: ModelFiles) -> None:
+    photo = celebrity_photos(models, "val")[0]
+    vgg = FaceGate(model="vggface2")
+    embeddings = vgg.embed(photo)
+    assert embeddings.shape == (1, 1024) and vgg.dim == 1024
+    assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    assert vgg.verify(photo, photo).same and vgg.threshold == pytest.approx(verify_threshold(vgg.fpir, "vggface2"))
+    with pytest.raises(ValueError, match="unknown model"):
+        FaceGate(model="arcface")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="int8"):
+        FaceGate(model="vggface2", precision="int8")
+
+
+def test_embed_command_writes_the_chosen_models_embeddings(models: ModelFiles, tmp_path: Path) -> None:
+    photo = celebrity_photos(models, "val")[0]
+    done = subprocess.run(FACEGATE + ["embed", str(photo), "--model", "vggface2", "--out", str(tmp_path / "e.npz")],
+                          check=False, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    with np.load(tmp_path / "e.npz") as saved:
+        assert saved["embeddings"].shape == (1, 1024) and str(saved["model"]) == "vggface2"
+
+
+@pytest.mark.slow
+def test_lfw_fold1_verifies_at_98_percent_with_the_vggface2_model() -> None:
+    """Measured on fold 1 (600 pairs): 98.00% (12 wrong), AUC 0.9970, TAR 97.00% at FAR 1%, no fallback."""
+    from facegate.experiments import lfw_benchmark as bench
+    from facegate.experiments.feature_cache import FeatureCache
+    from facegate.experiments.lfw import configured_lfw, lfw_dir, read_pairs
+
+    if configured_lfw() is None:
+        pytest.skip("LFW data not present (set $FACEGATE_LFW)")
+    pairs, folds, _ = bench.protocol_pairs(read_pairs(lfw_dir() / "pairs.txt"), fold=1)
+    result = bench.run_variant(bench.LFWEmbedder(FeatureCache()), pairs, folds, bench.VARIANTS["vggface2"])
+    assert result.metrics.accuracy >= 0.975 and result.metrics.auc >= 0.995

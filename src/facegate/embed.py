@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from facegate.onnx_session import make_session
 
 DIM = 128
+# The embedding models FaceGate runs and their embedding sizes: FaceNet (this module) and the VGGFace2-trained HSE
+# faceres network (facegate/faceres.py). Embeddings of different models are never compared with each other.
+EmbeddingModel = Literal["facenet", "vggface2"]
+MODEL_DIMS: dict[str, int] = {"facenet": DIM, "vggface2": 1024}
 
 
 def prewhiten(crops: np.ndarray) -> np.ndarray:

@@ -16,11 +16,11 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from facegate.embed import l2_normalise
+from facegate.embed import MODEL_DIMS, l2_normalise
 from facegate.onnx_session import make_session
 
 SIZE = 224
-DIM = 1024
+DIM = MODEL_DIMS["vggface2"]
 CAFFE_MEANS_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 AGES = np.arange(100, dtype=np.float32)  # the age head's classes: 0 … 99 years
 

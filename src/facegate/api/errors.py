@@ -9,8 +9,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from facegate.api.asgi import HTTPMiddleware
 from facegate.errors import FaceCountError, ImageError
 from facegate.gallery import ConflictError, NotFoundError
 from facegate.gallery.identify import IdentifierUnavailable
@@ -52,17 +53,11 @@ async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
                          status_code=422)
 
 
-class CatchAll:
+class CatchAll(HTTPMiddleware):
     """Middleware outside all others but the headers: an unexpected error becomes a logged JSON 500 instead of propagating to the server,
     which would drop the keep-alive connection (and print the error where the client cannot see it)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracked(message: Message) -> None:

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facegate.api import auth
+from facegate.api.asgi import HTTPMiddleware
 from facegate.api.dependencies import KeyCheck
 from facegate.api.errors import ErrorResponse
 from facegate.api.state import Service, Settings
@@ -92,19 +93,16 @@ class _TooLarge(Exception):
     """Raised into the app from `receive` when the body passes its limit (the app stops reading)."""
 
 
-class Gatekeeper:
+class Gatekeeper(HTTPMiddleware):
     """ASGI middleware: key and role before the body, failed keys slowed down, the body's size capped as it
     streams (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, settings: Settings, routes: Sequence[BaseRoute]) -> None:
-        self.app = app
+        super().__init__(app)
         self._doors = [Door.of(route, settings) for route in routes]
         self._failed = FailedKeys(settings.failed_key_limit, settings.failed_key_window_s)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         door = next((d for d in self._doors if d.route and d.route.matches(scope)[0] == Match.FULL), NO_ROUTE)
         refusal = await self._refusal(scope, door.permission)
         if refusal is not None:

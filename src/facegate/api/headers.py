@@ -4,7 +4,9 @@ Security Policy unless a page sets its own, no MIME sniffing, no framing, no ref
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from facegate.api.asgi import HTTPMiddleware
 
 # Scripts, styles and connections only from this server; thumbnails and previews are blob: URLs made by the page,
 # the live view plays the camera's MediaStream. Nothing may frame the page.
@@ -23,17 +25,10 @@ HEADERS = {
 }
 
 
-class SecurityHeaders:
+class SecurityHeaders(HTTPMiddleware):
     """ASGI middleware adding HEADERS to each response that does not set them itself (the outermost middleware)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)

