@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 from facegate.extras import optional_imports
 
@@ -18,6 +19,7 @@ from scipy.stats import norm
 from facegate.experiments.runner import MODEL_TITLES, ExperimentResult, OpenSetResult
 from facegate.experiments.scenarios import Scenario
 from facegate.match.openset import Searches
+from facegate.match.superlearner import SuperLearnerClassifier
 
 PROBABILITY_MODELS = ("svc", "stacked", "sl")  # the three the study plotted per face
 BAR_COLOURS = {"svc": "#4c72b0", "stacked": "#dd8452", "sl": "#55a868"}
@@ -98,9 +100,8 @@ def plot_confusions(result: ExperimentResult, out: Path) -> None:
     plt.close(fig)
 
 
-def plot_sl_weights(result: ExperimentResult, out: Path) -> None:
+def plot_sl_weights(sl: SuperLearnerClassifier, out: Path) -> None:
     """Super Learner weight per learner, with each learner's cross-validated log loss."""
-    sl = result.sl
     fig, ax = plt.subplots(figsize=(8, 3.5))
     titles = [MODEL_TITLES[n] for n in sl.learner_names_]
     bars = ax.bar(titles, sl.weights_, color="#55a868")
@@ -135,7 +136,8 @@ def plot_det(open_set: OpenSetResult, out: Path) -> None:
     floor = 0.5 / max(len(i.correct), len(g.correct))
     probit = lambda x: norm.ppf(np.clip(x, floor, 1 - floor))  # noqa: E731
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for (label, (fpir, fnir)), style in zip(curves.items(), ({"lw": 3, "alpha": 0.6}, {}, {"ls": "--"})):
+    styles: tuple[dict[str, Any], ...] = ({"lw": 3, "alpha": 0.6}, {}, {"ls": "--"})
+    for (label, (fpir, fnir)), style in zip(curves.items(), styles):
         ax.plot(probit(fpir), probit(fnir), label=label, drawstyle="steps-post", **style)
     ax.plot(probit(open_set.fpir), probit(open_set.fnir), "ko", label="calibrated thresholds")
     ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95])
@@ -242,7 +244,7 @@ def write_report(result: ExperimentResult, out: Path, scenario: Scenario | None 
         plot_probabilities(result, out / "probabilities.png")
     plot_confusions(result, out / "confusion.png")
     if result.sl is not None:
-        plot_sl_weights(result, out / "sl_weights.png")
+        plot_sl_weights(result.sl, out / "sl_weights.png")
     if result.open_set is not None:
         plot_det(result.open_set, out / "det.png")
     title = f"FaceGate experiment — scenario {scenario.number}: {scenario.title}" if scenario else "FaceGate experiment"
