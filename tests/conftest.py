@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from facegate import FaceGate
+from facegate.experiments import feature_cache
 from facegate.models import ModelFiles, ensure_models
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -18,6 +20,16 @@ os.environ.setdefault("FACEGATE_LFW", str(SHARED_DATA / "lfw"))  # the checkout'
 def celebrity_photos(models: ModelFiles, split: str) -> list[Path]:
     """Sorted photos of one split ("train" or "val") of the 5-celebrity set."""
     return sorted(p for p in (models.celebrity / split).glob("*/*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def feature_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A feature cache for this test session only: tests never read arrays the user's cache kept from other code,
+    and never write into it (the model files themselves stay shared)."""
+    root = tmp_path_factory.mktemp("features")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(feature_cache, "default_root", lambda: root)
+        yield root
 
 
 @pytest.fixture(scope="session")

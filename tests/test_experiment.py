@@ -63,17 +63,19 @@ def test_scenario1_svc_and_super_learner_name_all_25_val_faces(faces) -> None:
 @pytest.mark.parametrize("person", ["ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling"])
 def test_held_out_person_is_unknown_at_fpir_1_percent(faces, strangers, person: str, with_background: bool) -> None:
     """Seinfeld held out is the hard case: FaceNet puts him 1.05-1.2 from Affleck, nearer than any two of the
-    other four people; LFW strangers (or, without them, the model's prior) must still keep him unknown."""
+    other four people; LFW strangers (or, without them, the model's prior) must still keep him unknown. Measured
+    (Intel Xeon, 2026-12): every held-out person's 19-27 photos unknown and all 20 others' val photos named, with
+    and without the background; one photo either way is allowed."""
     train, val = faces
     enrolled = train.labels != person
     identifier = OpenSetIdentifier(fpir=0.01).fit(train.embeddings[enrolled], train.labels[enrolled],
                                                   background=strangers if with_background else None)
     strangers = np.vstack([train.embeddings[~enrolled], val.embeddings[val.labels == person]])
     labels = [d.label for d in identifier.decide(strangers)]
-    assert labels.count(UNKNOWN) >= 0.9 * len(labels)
+    assert len(labels) - labels.count(UNKNOWN) <= 1
     genuine = val.labels != person
     named = [d.label for d in identifier.decide(val.embeddings[genuine])]
-    assert np.mean(np.array(named) == val.labels[genuine]) >= 0.9
+    assert np.sum(np.array(named) != val.labels[genuine]) <= 1
 
 
 def _run(argv: list[str]) -> int:
@@ -106,7 +108,7 @@ def test_embedding_cache_is_keyed_by_file_content(celebrity: Path, tmp_path: Pat
 
     class CountingGate:
         detector_name, min_face, alignment = "mtcnn", 20, "warp"
-        models = SimpleNamespace(manifest=ensure_models().manifest)
+        embedder = SimpleNamespace(model=ensure_models().facenet)
 
         def represent(self, path: Path) -> list:
             calls.append(path)

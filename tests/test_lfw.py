@@ -12,8 +12,17 @@ from PIL import Image
 from facegate.detect.base import Face
 from facegate.experiments import lfw_benchmark as bench
 from facegate.cli import main
-from facegate.experiments.feature_cache import FeatureCache, faces_from_array, faces_to_array
+from facegate.experiments.feature_cache import (
+    FEATURES_VERSION,
+    FeatureCache,
+    code_version,
+    faces_from_array,
+    faces_to_array,
+    model_key,
+)
 from facegate.experiments.lfw import CENTRE_BOX, configured_lfw, lfw_dir, median_box, read_pairs, subject
+from facegate.models import cache_dir
+from facegate.models.store import CONVERTER_VERSION
 
 HAVE_LFW = configured_lfw() is not None
 needs_lfw = pytest.mark.skipif(not HAVE_LFW, reason="LFW data not present (set $FACEGATE_LFW)")
@@ -102,6 +111,24 @@ def test_feature_cache_computes_once_per_file_content(tmp_path: Path) -> None:
     assert cache.get_many("other/variant", [cache.key(files[0])]) == {}
 
 
+def test_feature_cache_keeps_code_versions_apart(tmp_path: Path) -> None:
+    FeatureCache(tmp_path, version="features0-old").put_many("embed/x", {"key": np.ones(2, np.float32)})
+    assert FeatureCache(tmp_path, version="features1-new").get_many("embed/x", ["key"]) == {}
+    assert list(FeatureCache(tmp_path, version="features0-old").get_many("embed/x", ["key"])) == ["key"]
+    assert FeatureCache(tmp_path).version == code_version()
+    assert f"features{FEATURES_VERSION}-converter{CONVERTER_VERSION}-" in code_version()
+
+
+def test_int8_embeddings_are_keyed_by_cpu_and_fp32_ones_are_not(models) -> None:
+    assert model_key(models.facenet) == "facenet"
+    assert model_key(models.facenet_int8).startswith("facenet_int8@")
+
+
+def test_tests_use_a_session_feature_cache_not_the_users(feature_cache_dir: Path) -> None:
+    path = FeatureCache().path
+    assert path.parent == feature_cache_dir and cache_dir() not in path.parents
+
+
 # --- a real run: fold 1 of pairs.txt (600 pairs) ---------------------------------------------------------------
 
 
@@ -114,15 +141,17 @@ def fold1() -> tuple[list, np.ndarray, bench.LFWEmbedder]:
 @needs_lfw
 @pytest.mark.slow
 def test_fold1_default_variant_verifies_like_the_published_model(fold1) -> None:
+    """Measured on fold 1 (Intel Xeon, 2026-12): 98.83% (7 of 600 pairs wrong), AUC 0.99958, TAR 99.00% at FAR 1%
+    and 95.33% at 0.1%, threshold 1.097, no fallback among 807 photos. The bars allow three more wrong pairs."""
     pairs, folds, embedder = fold1
     result = bench.run_variant(embedder, pairs, folds, bench.VARIANTS[bench.DEFAULT_VARIANT])
     assert len(pairs) == 600 and result.photos == len(bench.unique_files(pairs))
-    assert result.metrics.accuracy >= 0.97
-    assert result.metrics.auc >= 0.99
-    assert result.metrics.tar[0.01] >= 0.9
-    assert 0.8 < result.metrics.threshold < 1.4
+    assert result.metrics.accuracy >= 0.983
+    assert result.metrics.auc >= 0.999
+    assert result.metrics.tar[0.01] >= 0.98 and result.metrics.tar[0.001] >= 0.93
+    assert 1.0 < result.metrics.threshold < 1.2
     faces = embedder.subjects(bench.unique_files(pairs), "mtcnn")
-    assert result.fallbacks == sum(f is None for f in faces) < 0.02 * result.photos
+    assert result.fallbacks == sum(f is None for f in faces) <= 0.005 * result.photos
     assert f"| {result.fallbacks} / {result.photos} |" in bench.results_table([result])
 
 

@@ -1,12 +1,12 @@
 """Embeddings of labelled photo folders, computed once and cached by file content (sha256).
 
 Stored in the shared FeatureCache: every face's embedding, plus the largest face's aligned crop (the report's
-thumbnail). The variant name covers the pipeline settings and the model files, so changing either re-embeds.
+thumbnail). The variant name covers the pipeline settings and the FaceNet file, the FeatureCache's version the
+code and the models, so changing any of them re-embeds.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facegate.errors import FaceGateError
-from facegate.experiments.feature_cache import FeatureCache
+from facegate.experiments.feature_cache import FeatureCache, model_key
 from facegate.imageio import IMAGE_SUFFIXES
 from facegate.pipeline import FaceGate
 
@@ -46,10 +46,9 @@ class LabelledFaces:
 
 
 def _pipeline_key(fg: FaceGate) -> str:
-    """What besides the photo decides its embedding: settings, model manifest and cache layout."""
-    manifest = fg.models.manifest.read_bytes()
-    settings = f"{CACHE_VERSION}|{fg.detector_name}|{fg.min_face}|{fg.alignment}|".encode()
-    return hashlib.sha256(settings + manifest).hexdigest()[:16]
+    """What besides the photo and the code version (the FeatureCache's) decides its embeddings: the cache layout,
+    the pipeline's settings and the FaceNet file it runs (which says the precision)."""
+    return f"v{CACHE_VERSION}/{model_key(fg.embedder.model)}/{fg.detector_name}-min{fg.min_face}-{fg.alignment}"
 
 
 class EmbeddingCache:

@@ -2,11 +2,14 @@
 
 One SQLite file, `cache_dir()/features/features.sqlite`, holds every variant: rows of (variant, sha256 of the
 file's bytes, array saved with `np.save`). Renaming or copying a photo keeps its entries; editing it does not.
-Name a variant after everything that changes its arrays (detector, alignment, model), e.g. "embed/mtcnn-warp".
+Name a variant after every setting that changes its arrays (detector and its minimum face, alignment, model file,
+precision), e.g. "embed/facenet/mtcnn-min40-warp"; the cache files it under `code_version()` as well, so arrays
+made by other detection, alignment or embedding code, or from other model files, are never read back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,9 +20,34 @@ from tqdm import tqdm
 
 from facegate.detect.base import Face
 from facegate.models import cache_dir
-from facegate.models.store import sha256_of
+from facegate.models.store import CONVERTER_VERSION, FACENET, MTCNN, sha256_of
+
+# Bump when detection, alignment, embedding or int8 quantisation code changes what it computes (not for speed-ups
+# that give the same arrays): entries stored under the old version are then ignored.
+FEATURES_VERSION = 1
 
 BatchFunction = Callable[[list[Path]], Sequence[np.ndarray] | np.ndarray]
+
+
+def code_version() -> str:
+    """What every cached array depends on besides its variant's settings: FEATURES_VERSION, the model converter's
+    version and the checksums of the model files converted."""
+    return f"features{FEATURES_VERSION}-converter{CONVERTER_VERSION}-{FACENET.sha256[:12]}-{MTCNN.sha256[:12]}"
+
+
+def model_key(model: Path) -> str:
+    """A FaceNet file as a variant name part: its stem ("facenet", "facenet_int8"), and for int8 a short hash of
+    the CPU signature, since ONNX Runtime's int8 kernels differ between CPUs (facegate.models.facenet_int8)."""
+    if "int8" not in model.stem:
+        return model.stem
+    from facegate.models.facenet_int8 import cpu_signature
+
+    return f"{model.stem}@{hashlib.sha256(cpu_signature().encode()).hexdigest()[:8]}"
+
+
+def default_root() -> Path:
+    """The feature cache folder when none is given: `features/` in the model cache (tests point it elsewhere)."""
+    return cache_dir() / "features"
 
 
 def _encode(array: np.ndarray) -> bytes:
@@ -46,10 +74,12 @@ def faces_from_array(rows: np.ndarray) -> list[Face]:
 
 
 class FeatureCache:
-    """Arrays per (variant, file sha256); `compute` counts `hits` (files read) and `misses` (files computed)."""
+    """Arrays per (code version, variant, file sha256); `compute` counts `hits` (files read) and `misses` (files
+    computed). `version` defaults to `code_version()`."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.path = (root or cache_dir() / "features") / "features.sqlite"
+    def __init__(self, root: Path | None = None, version: str | None = None) -> None:
+        self.version = version or code_version()
+        self.path = (root or default_root()) / "features.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -66,6 +96,10 @@ class FeatureCache:
             self._keys[path] = sha256_of(Path(path))
         return self._keys[path]
 
+    def _stored(self, variant: str) -> str:
+        """The name a variant's rows are stored under: the code version, then the variant."""
+        return f"{self.version}/{variant}"
+
     def get_many(self, variant: str, keys: Iterable[str]) -> dict[str, np.ndarray]:
         """The stored arrays among `keys` (missing keys are absent from the result)."""
         wanted = list(dict.fromkeys(keys))
@@ -74,7 +108,7 @@ class FeatureCache:
             chunk = wanted[start:start + 500]
             rows = self._db.execute(
                 f"SELECT sha256, array FROM features WHERE variant = ? AND sha256 IN ({','.join('?' * len(chunk))})",
-                [variant, *chunk])
+                [self._stored(variant), *chunk])
             found.update((key, _decode(blob)) for key, blob in rows)
         return found
 
@@ -82,7 +116,7 @@ class FeatureCache:
         """Store (or replace) arrays under `variant`, in one transaction."""
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?)",
-                                 [(variant, key, _encode(a)) for key, a in arrays.items()])
+                                 [(self._stored(variant), key, _encode(a)) for key, a in arrays.items()])
 
     def compute(self, variant: str, paths: Sequence[Path], fn: BatchFunction, batch_size: int = 32,
                 desc: str | None = None) -> list[np.ndarray]:

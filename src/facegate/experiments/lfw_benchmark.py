@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from facegate.align import Alignment, align
 from facegate.detect.base import Face
 from facegate.embed import Embedder, EmbeddingModel, l2_normalise
-from facegate.experiments.feature_cache import FeatureCache, faces_from_array, faces_to_array
+from facegate.experiments.feature_cache import FeatureCache, faces_from_array, faces_to_array, model_key
 from facegate.experiments.lfw import Pair, centre_face, pair_files, subject
 from facegate.experiments.machine import describe_machine
 from facegate.imageio import load_image
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 FARS = (0.01, 0.001)
 # LFW subjects are 80 px or more in the 250 px photos; skipping the smallest pyramid levels saves a third of MTCNN.
 MIN_FACE = 40
-MODEL = "facenet-20170512"
 
 
 @dataclass(frozen=True)
@@ -118,9 +117,7 @@ class LFWEmbedder:
                 crops = np.concatenate([align(load_image(p), [face_of[p]], variant.alignment) for p in batch])
                 return embedder.embed(np.ascontiguousarray(crops[:, :, ::-1]) if mirror else crops)
 
-            model = MODEL if variant.model == "facenet" else variant.model
-            model = model if variant.precision == "fp32" else f"{model}-{variant.precision}"
-            name = (f"embed/{model}/{variant.detector}-min{MIN_FACE}-{variant.alignment}-lfw"
+            name = (f"embed/{model_key(embedder.model)}/{variant.detector}-min{MIN_FACE}-{variant.alignment}-lfw"
                     f"{'-mirror' if mirror else ''}")
             desc = (f"embed {variant.model} {variant.detector} {variant.alignment} {variant.precision}"
                     f"{' mirrored' if mirror else ''}")
