@@ -35,7 +35,7 @@ def test_nearest_sample_names_the_face_and_far_faces_are_unknown() -> None:
 
 def test_estimator_conventions() -> None:
     model = NearestNeighbourIdentifier()
-    assert model.get_params() == {"fpir": 1e-3, "threshold": None}
+    assert model.get_params() == {"fpir": 1e-3, "threshold": None, "model": "facenet"}
     assert not hasattr(model, "index_")  # the constructor stores parameters only
     with pytest.raises(NotFittedError):
         model.predict(GALLERY)

@@ -12,14 +12,22 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from facegate.cli.common import Subparsers, add_db_option, add_operating_point_options, operating_fpir, positive_int
+from facegate.cli.common import (
+    Subparsers,
+    add_db_option,
+    add_model_option,
+    add_operating_point_options,
+    operating_fpir,
+    positive_int,
+)
 from facegate.detect.base import as_box
 
 if TYPE_CHECKING:
+    from facegate.embed import EmbeddingModel
     from facegate.gallery import Gallery
     from facegate.gallery.batch import IdentifiedPhoto
     from facegate.gallery.enroll import EnrollResult
@@ -36,7 +44,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
     not_photos: list[Path] = []
     photos = person_photos(args.folder, not_photos)
-    gallery, fg = open_gallery(args.db), FaceGate()
+    gallery = open_gallery(args.db)
+    fg = FaceGate(model=enroll_model(gallery, args.model))
     results: dict[str, list[tuple[Path, EnrollResult]]] = {}
     with tqdm(total=sum(len(p) for p in photos.values()), desc="enrolling", unit="photo") as bar:
         for name, paths in photos.items():
@@ -125,12 +134,25 @@ def _confirmed(question: str) -> bool:
     return input(f"{question}? [y/N] ").strip().lower() in ("y", "yes")
 
 
-def faces_of(image: Path) -> tuple[list[FaceEmbedding], np.ndarray]:
-    """Every face of the photo, largest first, and their embeddings as one N×128 array."""
+def enroll_model(gallery: Gallery, wanted: EmbeddingModel | None) -> EmbeddingModel:
+    """The model to enroll with: the gallery's own (a FaceGateError when --model names another), else --model,
+    else FaceNet."""
+    from facegate.errors import FaceGateError
+
+    held = cast("EmbeddingModel | None", gallery.model())
+    if held is not None and wanted not in (None, held):
+        raise FaceGateError(f"the gallery holds {held} embeddings; a gallery keeps to one model (embeddings of "
+                            f"different models cannot be compared): enroll with --model {held}, or into another --db")
+    return held or wanted or "facenet"
+
+
+def faces_of(image: Path, gallery: Gallery) -> tuple[list[FaceEmbedding], np.ndarray]:
+    """Every face of the photo, largest first, and their embeddings (with the gallery's model) as one N×D array."""
     from facegate.pipeline import FaceGate
 
-    found = FaceGate().represent(image)
-    return found, np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
+    fg = FaceGate(model=enroll_model(gallery, None))
+    found = fg.represent(image)
+    return found, np.stack([f.embedding for f in found]) if found else np.zeros((0, fg.dim), np.float32)
 
 
 def rounded_box(face: FaceEmbedding) -> list[float]:
@@ -149,7 +171,8 @@ def cmd_identify(args: argparse.Namespace) -> int:
     identifier = GalleryIdentifier(open_gallery(args.db), fpir)
     fitted = identifier.current()
     threshold = None if fitted.threshold is None else round(fitted.threshold, 3)
-    photos = identify_photos(FaceGate(fpir=fpir), identifier, photos_from(args.images))
+    fg = FaceGate(fpir=fpir, model=enroll_model(identifier.gallery, None))
+    photos = identify_photos(fg, identifier, photos_from(args.images))
     if args.json:
         point = {"fpir": fpir, "threshold": threshold}
         print(json.dumps({"identifier": fitted.kind, "operating_point": point,
@@ -196,8 +219,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     from facegate.gallery import open_gallery
     from facegate.gallery.search import GalleryVectorIndex
 
-    index = GalleryVectorIndex(open_gallery(args.db))
-    found, embeddings = faces_of(args.image)
+    gallery = open_gallery(args.db)
+    index = GalleryVectorIndex(gallery)
+    found, embeddings = faces_of(args.image, gallery)
     hits = index.search(embeddings, args.top)
     rows: list[dict[str, Any]] = [{"box": rounded_box(f),
              "matches": [{"person": h.person, "person_id": h.person_id, "sample_id": h.sample_id,
@@ -222,6 +246,7 @@ def register(subparsers: Subparsers) -> None:
     enroll.add_argument("-v", "--verbose", action="store_true", help="list every refused photo with its reasons")
     enroll.add_argument("--min-face", type=positive_int, metavar="PX",
                         help="smallest face side accepted, in pixels (default: $FACEGATE_ENROLL_MIN_FACE, else 80)")
+    add_model_option(enroll, gallery=True)
     add_db_option(enroll)
     people = subparsers.add_parser(
         "people", help="list, delete or rename enrolled people",

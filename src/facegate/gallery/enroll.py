@@ -62,9 +62,9 @@ def enroll_photo(fg: FaceGate, gallery: Gallery, person_id: int, data: bytes, fi
     new = NewSample(embedding=face.embedding, thumbnail=thumbnail_jpeg(face.crop), sha256=sha, filename=filename,
                     box=as_box(face.face.box), detection_score=float(face.face.score),
                     face_px=quality.face_px, sharpness=quality.sharpness, nose_position=quality.nose_position,
-                    faces_found=quality.faces_found)
+                    faces_found=quality.faces_found, model=fg.model)
     try:
         sample = gallery.add_sample(person_id, new)
-    except ConflictError as exc:  # the same photo, enrolled by someone else a moment ago
+    except ConflictError as exc:  # the same photo, enrolled by someone else a moment ago; another model's gallery
         return EnrollResult(filename, None, [str(exc)], quality.figures())
     return EnrollResult(filename, sample.id, [], quality.figures())

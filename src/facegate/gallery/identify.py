@@ -23,16 +23,17 @@ class IdentifierUnavailable(FaceGateError):
     """No identifier could be fitted over the gallery (the reason is in the log)."""
 
 
-def build_identifier(embeddings: np.ndarray, labels: np.ndarray | list[str], fpir: float = DEFAULT_FPIR) -> Identifier:
+def build_identifier(embeddings: np.ndarray, labels: np.ndarray | list[str], fpir: float = DEFAULT_FPIR,
+                     model: str = "facenet") -> Identifier:
     """The open-set classifier, calibrated for the false-accept target `fpir` (galleries too small to calibrate use
-    the model's prior distance for it); nearest neighbour at the prior distance for `fpir` over the enrolled people
-    when someone has a single sample, so every gallery keeps the same operating point."""
+    the embedding model's prior distance for it); nearest neighbour at the prior distance for `fpir` over the
+    enrolled people when someone has a single sample, so every gallery keeps the same operating point."""
     y = np.asarray(labels, str)
     try:
-        return OpenSetIdentifier(fpir=fpir).fit(embeddings, y)
+        return OpenSetIdentifier(fpir=fpir, model=model).fit(embeddings, y)
     except CalibrationError as exc:  # one person, or one photo of someone
         log.info("nearest-neighbour identification: %s", exc)
-        return NearestNeighbourIdentifier(fpir=fpir).fit(embeddings, y)
+        return NearestNeighbourIdentifier(fpir=fpir, model=model).fit(embeddings, y)
 
 
 def describe(identifier: Identifier) -> str:
@@ -69,7 +70,7 @@ class GalleryIdentifier:
         while True:
             data = self.gallery.training_set()
             if len(data.embeddings):
-                identifier = build_identifier(data.embeddings, data.person_ids.astype(str), self.fpir)
+                identifier = build_identifier(data.embeddings, data.person_ids.astype(str), self.fpir, data.model)
                 fitted = Fitted(data.revision, identifier, describe(identifier),
                                 float(identifier.distance_threshold_))
             else:

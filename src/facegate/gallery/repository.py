@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facegate.errors import FaceGateError
-from facegate.embed import DIM as EMBEDDING_DIM
+from facegate.embed import MODEL_DIMS
 from facegate.gallery.database import scrub_deleted
 from facegate.gallery.schema import ApiKey, Event, GalleryState, Person, Sample, utcnow
 from facegate.gallery.text import clean_name, valid_id
@@ -29,7 +29,7 @@ class NotFoundError(FaceGateError, LookupError):
 
 
 class ConflictError(FaceGateError):
-    """The change would break a uniqueness rule (a name in use, a photo already enrolled)."""
+    """The change would break a uniqueness rule (a name in use, a photo already enrolled, a second model)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class NewSample:
     sharpness: float
     nose_position: float | None
     faces_found: int
+    model: str = "facenet"  # the embedding model that made `embedding`
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class TrainingSet:
     revision: int
     embeddings: np.ndarray
     person_ids: np.ndarray
+    model: str  # the model of every embedding ("facenet" for an empty gallery)
 
 
 def _deleted(session: Session, statement: Delete) -> int:
@@ -120,9 +122,14 @@ def _require_id(value: int, what: str) -> None:
         raise NotFoundError(f"no {what} with id {value}")
 
 
-def _vectors(blobs: Sequence[bytes]) -> np.ndarray:
-    """Stored embeddings (little-endian float32 bytes) as an N×EMBEDDING_DIM array."""
-    return np.frombuffer(b"".join(blobs), "<f4").reshape(len(blobs), EMBEDDING_DIM).astype(np.float32)
+def _vectors(blobs: Sequence[bytes], model: str) -> np.ndarray:
+    """Stored embeddings (little-endian float32 bytes) of `model` as an N×D array."""
+    return np.frombuffer(b"".join(blobs), "<f4").reshape(len(blobs), MODEL_DIMS[model]).astype(np.float32)
+
+
+def _model(session: Session) -> str | None:
+    """The embedding model of the gallery's samples (None when there are none)."""
+    return session.scalar(select(Sample.model).limit(1))
 
 
 def _sample_info(s: Sample) -> SampleInfo:
@@ -219,13 +226,25 @@ class Gallery:
         scrub_deleted(self.engine)
 
     # samples
+    def model(self) -> str | None:
+        """The embedding model every sample was made with (None while nobody is enrolled)."""
+        with self._session() as s:
+            return _model(s)
+
     def add_sample(self, person_id: int, new: NewSample) -> SampleInfo:
-        """Store one accepted face; ConflictError when the same photo (by SHA-256) is already enrolled."""
+        """Store one accepted face; ConflictError when the same photo (by SHA-256) is already enrolled, or when the
+        gallery holds another model's embeddings (they cannot be compared)."""
         embedding = np.asarray(new.embedding, "<f4").reshape(-1)
+        if len(embedding) != MODEL_DIMS[new.model]:
+            raise ValueError(f"a {new.model} embedding has {MODEL_DIMS[new.model]} values, not {len(embedding)}")
         try:
             with self._session() as s:
                 self._person(s, person_id)
-                sample = Sample(person_id=person_id, embedding=embedding.tobytes(), thumbnail=new.thumbnail,
+                if (held := _model(s)) not in (None, new.model):
+                    raise ConflictError(f"the gallery holds {held} embeddings and this face was embedded with "
+                                        f"{new.model}; enroll with the gallery's model (--model {held})")
+                sample = Sample(person_id=person_id, embedding=embedding.tobytes(), model=new.model,
+                                thumbnail=new.thumbnail,
                                 sha256=new.sha256, filename=new.filename, box_x1=new.box[0], box_y1=new.box[1],
                                 box_x2=new.box[2], box_y2=new.box[3], detection_score=new.detection_score,
                                 face_px=new.face_px, sharpness=new.sharpness, nose_position=new.nose_position,
@@ -278,11 +297,12 @@ class Gallery:
         scrub_deleted(self.engine)
 
     def embeddings_of(self, person_id: int) -> np.ndarray:
-        """The person's enrolled embeddings (K×128); NotFoundError when there is no such person."""
+        """The person's enrolled embeddings (K×D); NotFoundError when there is no such person."""
         with self._session() as s:
             self._person(s, person_id)
             rows = s.scalars(select(Sample.embedding).where(Sample.person_id == person_id)).all()
-        return _vectors(rows)
+            model = _model(s) or "facenet"
+        return _vectors(rows, model)
 
     def sample_refs(self) -> dict[int, SampleRef]:
         """{sample id: (person id, photo hash)} of every sample, without embeddings: enough to see what changed."""
@@ -291,7 +311,7 @@ class Gallery:
         return {i: SampleRef(p, h) for i, p, h in rows}
 
     def embeddings_by_ids(self, sample_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """The samples among `sample_ids` that still exist: their ids and embeddings (K×128), in id order."""
+        """The samples among `sample_ids` that still exist: their ids and embeddings (K×D), in id order."""
         wanted, found, blobs = sorted(sample_ids), [], []
         with self._session() as s:
             for start in range(0, len(wanted), 900):  # bound parameters per statement: SQLite allows 999 at least
@@ -299,15 +319,17 @@ class Gallery:
                                  .order_by(Sample.id)).all()
                 found += [i for i, _ in rows]
                 blobs += [e for _, e in rows]
-        return np.array(found, np.int64), _vectors(blobs)
+            model = _model(s) or "facenet"
+        return np.array(found, np.int64), _vectors(blobs, model)
 
     def training_set(self) -> TrainingSet:
         """All embeddings and person ids, read in one transaction together with the revision they belong to."""
         with self._session() as s:
             revision = s.scalar(select(GalleryState.revision).where(GalleryState.id == 1)) or 0
             rows = s.execute(select(Sample.person_id, Sample.embedding).order_by(Sample.id)).all()
-        embeddings = _vectors([e for _, e in rows])
-        return TrainingSet(revision, embeddings, np.array([p for p, _ in rows], np.int64))
+            model = _model(s) or "facenet"
+        embeddings = _vectors([e for _, e in rows], model)
+        return TrainingSet(revision, embeddings, np.array([p for p, _ in rows], np.int64), model)
 
     # events
     def add_events(self, gate: str, decisions: list[tuple[int | None, str, float, float | None]]) -> list[int]:

@@ -51,14 +51,16 @@ class Person(Base):
 
 
 class Sample(Base):
-    """One enrolled face: its embedding, aligned-crop thumbnail (JPEG), source file hash and quality figures."""
+    """One enrolled face: its embedding and the model that made it, aligned-crop thumbnail (JPEG), source file hash
+    and quality figures. A gallery holds one model's embeddings only (the repository refuses to mix them)."""
 
     __tablename__ = "samples"
     __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # 128 little-endian float32
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32, as many as the model gives
+    model: Mapped[str] = mapped_column(String(32), default="facenet", server_default="facenet")  # made `embedding`
     thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     filename: Mapped[str | None] = mapped_column(String(500))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facegate.embed import MODEL_DIMS
 from facegate.gallery.repository import Gallery, SampleRef
 from facegate.match.vector_index import EXACT_LIMIT, VectorIndex
 
@@ -43,6 +44,9 @@ class GalleryVectorIndex:
             self.index.remove(gone)
             for i in gone:
                 del self._samples[i]
+            if not self._samples:  # empty: the next samples may be another model's (a gallery holds one at a time)
+                self.index = VectorIndex(dim=MODEL_DIMS[self.gallery.model() or "facenet"],
+                                         exact_limit=self.index.exact_limit)
             new = [i for i, ref in current.items() if self._samples.get(i) != ref]
             ids, vectors = self.gallery.embeddings_by_ids(new)  # those deleted meanwhile are left for next time
             self.index.add(ids, vectors)
@@ -50,7 +54,7 @@ class GalleryVectorIndex:
             self.revision = revision
 
     def search(self, embeddings: np.ndarray, k: int = 5) -> list[list[Hit]]:
-        """The k nearest enrolled samples of each of N×128 float32 embeddings, nearest first (fewer when fewer are
+        """The k nearest enrolled samples of each of N×D float32 embeddings, nearest first (fewer when fewer are
         enrolled)."""
         self.sync()
         with self._lock:

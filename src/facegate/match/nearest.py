@@ -43,14 +43,16 @@ class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
     """1-NN over enrolled unit embeddings; a face farther than the distance threshold from every sample is UNKNOWN.
 
     fpir: the false-accept target; the threshold is the model's prior distance for it over the enrolled people
-    (0.884 for 10 people at the default 1e-3). threshold: a fixed distance instead (overrides fpir).
+    (FaceNet: 0.884 for 10 people at the default 1e-3). threshold: a fixed distance instead (overrides fpir).
+    model: the embedding model ("facenet" or "vggface2") whose prior distances apply.
     The samples go into a VectorIndex: exact search for small galleries, FAISS for large ones.
     Fitted: distance_threshold_ (the distance in force).
     """
 
-    def __init__(self, fpir: float = DEFAULT_FPIR, threshold: float | None = None) -> None:
+    def __init__(self, fpir: float = DEFAULT_FPIR, threshold: float | None = None, model: str = "facenet") -> None:
         self.fpir = fpir
         self.threshold = threshold
+        self.model = model
 
     def fit(self, X: np.ndarray, y: np.ndarray | list[str]) -> NearestNeighbourIdentifier:
         """Enrol the samples X (N×D embeddings) with their person labels y."""
@@ -67,7 +69,8 @@ class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
         self.labels_ = labels
         self.classes_ = np.unique(labels)
         self.n_features_in_ = X.shape[1]
-        self.distance_threshold_ = (prior_distance(check_fpir(self.fpir), len(self.classes_)) if self.threshold is None
+        self.distance_threshold_ = (prior_distance(check_fpir(self.fpir), len(self.classes_), self.model)
+                                   if self.threshold is None
                            else float(self.threshold))
         return self
 

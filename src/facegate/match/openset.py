@@ -181,6 +181,7 @@ class OpenSetIdentifier(BaseEstimator):
     logistic regression).
     fpir: target false-positive identification rate (share of strangers named as someone) for calibration.
     folds: calibration rounds (raised to 3 for a three-person gallery; people with fewer samples sit some out).
+    model: the embedding model ("facenet" or "vggface2"), whose prior distances cap small galleries.
     Fitted: classifier_, probability_threshold_, distance_threshold_, threshold_source_ ("calibrated", "capped by
     prior" or "prior"), calibration_fpir_ / calibration_fnir_ at the chosen thresholds (FPIR: the largest over
     the impostor sets; NaN without impostors), genuine_ / impostor_ / background_ (the calibration searches),
@@ -188,11 +189,12 @@ class OpenSetIdentifier(BaseEstimator):
     """
 
     def __init__(self, classifier: ClassifierMixin | None = None, fpir: float = DEFAULT_FPIR, folds: int = 5,
-                 random_state: RandomState = 0) -> None:
+                 random_state: RandomState = 0, model: str = "facenet") -> None:
         self.classifier = classifier
         self.fpir = fpir
         self.folds = folds
         self.random_state = random_state
+        self.model = model
 
     def fit(self, X: np.ndarray, y: np.ndarray, background: np.ndarray | None = None) -> OpenSetIdentifier:
         """Calibrate on the enrolled samples X (N×D) with person labels y, then fit on all of them.
@@ -222,7 +224,7 @@ class OpenSetIdentifier(BaseEstimator):
     def _set_thresholds(self, impostors: list[Searches]) -> None:
         """Calibrated thresholds, capped by the prior unless some impostor set is large enough to trust alone."""
         impostors = [s for s in impostors if len(s)]
-        prior = prior_distance(self.fpir, len(self.classes_))
+        prior = prior_distance(self.fpir, len(self.classes_), self.model)
         if not impostors:
             self.probability_threshold_, self.distance_threshold_, self.threshold_source_ = 0.0, prior, "prior"
             self.calibration_fpir_ = float("nan")
