@@ -93,7 +93,7 @@ def main() -> None:
         "",
         f"Machine: {describe_machine()}; load average at the end "
         f"{load:.1f} (this benchmark's own threads included; compare runs only at similar load). End to end: decode → detect/track → embed → "
-        "draw → encode (mp4v). *fps (CPU time)* = frames / CPU seconds of this process (all its threads): "
+        "draw → encode (H.264, PyAV). *fps (CPU time)* = frames / CPU seconds of this process (all its threads): "
         "what one otherwise idle core would sustain, a conservative estimate for a quiet 2-core machine when "
         "other jobs share it. Tracking: full-frame MTCNN every N frames, tracked faces re-detected in a small "
         "region around their predicted box on the other frames; embedder only while a track collects votes.",

@@ -42,7 +42,7 @@ def test_command_without_its_extra_says_what_to_install(argv: list[str], missing
 
 @pytest.mark.parametrize(("module", "missing", "extra"), [
     ("facegate.api.app", "fastapi", "server"),
-    ("facegate.video.audio", "av", "video"),
+    ("facegate.video.writer", "av", "video"),
     ("facegate.archive.index", "pyarrow", "scale"),
     ("facegate.experiments.report", "matplotlib", "report"),
 ])

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -210,7 +211,12 @@ def test_video_command_writes_the_annotated_video_and_one_event_per_track(
     assert named[0]["first_frame"] == 0 and named[1]["last_frame"] == 2 * FRAMES_PER_SHOT - 1
     assert named[1]["first_time"] == pytest.approx(FRAMES_PER_SHOT / FPS, abs=0.01)
     assert all(0 < r["best_score"] <= 1 for r in named)
-    assert "ben_afflek" in capsys.readouterr().out
+    out_lines = capsys.readouterr().out.splitlines()
+    assert out_lines[-2].startswith(f"wrote {out}: H.264 without sound, ")  # the test video is silent
+    assert out_lines[-1].startswith(f"{2 * FRAMES_PER_SHOT} frames in ") and " fps), " in out_lines[-1]
+    assert "tracks: ben_afflek ×1, elton_john ×1" in out_lines[-1]
+    with av.open(str(out)) as written:
+        assert written.streams.video[0].codec_context.name == "h264"
 
 
 @pytest.mark.slow
@@ -224,7 +230,7 @@ def test_truncated_video_is_processed_up_to_the_damage_and_reported(
     broken = workdir / "truncated.avi"
     data = avi.read_bytes()
     broken.write_bytes(data[: len(data) // 2])
-    out = workdir / "truncated_out.avi"
+    out = workdir / "truncated_out.mp4"
     code = main(["video", str(broken), "--out", str(out), "--gallery", str(one_photo_gallery)])
     err = capsys.readouterr().err
     assert code == 2 and "truncated" in err and "were processed" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,10 +82,25 @@ def _describe(event: dict[str, Any]) -> str:
             f"frames {event['first_frame']}–{event['last_frame']}  {when}")
 
 
+def _names(events: list[dict[str, Any]]) -> str:
+    """Who the tracks were: each name with its track count, the known people first, most tracks first."""
+    from facegate.match.decision import UNKNOWN
+
+    counts = Counter(e["label"] for e in events)
+    order = sorted(counts, key=lambda name: (name == UNKNOWN, -counts[name], name))
+    return ", ".join(f"{name} ×{counts[name]}" for name in order) or "nobody"
+
+
+def _megabytes(path: Path) -> str:
+    """A file's size for the summary line."""
+    return f"{path.stat().st_size / 1e6:.2f} MB"
+
+
 def cmd_video(args: argparse.Namespace) -> int:
     require("video", "av", what="`facegate video`")
     from facegate.video.annotate_video import annotate_video
-    from facegate.video.reader import VideoFile, check_output
+    from facegate.video.reader import VideoFile
+    from facegate.video.writer import check_output
 
     if args.out.resolve() == args.input.resolve():
         raise VideoError("--out must differ from the input video")
@@ -92,14 +108,16 @@ def cmd_video(args: argparse.Namespace) -> int:
     _check_events_path(args.events)
     source = VideoFile(args.input)  # opened first: a bad input fails before the gallery is enrolled
     summary = annotate_video(source, args.out, _recognizer(args), events=args.events)
-    saved = 1 - summary.embedded_faces / summary.face_frames if summary.face_frames else 0.0
-    print(f"wrote {args.out} ({'with' if summary.sound else 'no'} sound): {summary.frames} frames, "
-          f"{summary.face_frames} faces drawn, "
-          f"{len(summary.events)} track(s); embedder ran on {summary.embedded_faces} faces ({saved:.0%} saved)")
     for event in summary.events:
         print("  " + _describe(event))
     if args.events:
         print(f"events → {args.events}")
+    saved = 1 - summary.embedded_faces / summary.face_frames if summary.face_frames else 0.0
+    print(f"wrote {args.out}: {summary.codec} {'with' if summary.sound else 'without'} sound, "
+          f"{_megabytes(args.out)} (input {_megabytes(args.input)})")
+    print(f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.fps:.1f} fps), {summary.face_frames} faces, "
+          f"{len(summary.events)} tracks: {_names(summary.events)}; "
+          f"embedder ran on {summary.embedded_faces} faces ({saved:.0%} saved)")
     source.check()  # unreadable frames: the readable ones are written above, now say what was lost
     return 0
 
@@ -167,8 +185,8 @@ def register(sub: Subparsers) -> None:
     """Add the `video` and `watch` parsers."""
     video = sub.add_parser("video", help="write a video back with every face boxed and named; one event per track")
     video.add_argument("input", type=Path, help="video file")
-    video.add_argument("--out", type=Path, required=True, metavar="OUTPUT.mp4", help=".mp4/.m4v/.mov or .avi; "
-                       "same frame rate, size and sound as the input")
+    video.add_argument("--out", type=Path, required=True, metavar="OUTPUT.mp4", help=".mp4/.m4v/.mov/.mkv "
+                       "(H.264) or .webm (VP9); same frame rate, size and sound as the input")
     video.add_argument("--events", type=Path, metavar="EVENTS.jsonl", help="one JSON line per track")
     _common(video)
 

@@ -1,4 +1,4 @@
-"""Video files in and out with OpenCV: RGB frames that survive corrupt or truncated input, and the writer."""
+"""Video files read with OpenCV: RGB frames that survive corrupt or truncated input (video/writer.py writes)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from facegate.imageio import is_photo
 
 # Give up after this many unreadable frames in a row: the rest of the file is missing, not damaged.
 MAX_CONSECUTIVE_FAILURES = 10
-OUTPUT_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 
 CaptureFactory = Callable[[Any], Any]  # cv2.VideoCapture or anything with its isOpened/read/get/set/release
 
@@ -86,23 +85,3 @@ class VideoFile:
             raise VideoError(f"{self.path}: video is corrupt: {'; '.join(problems)}; "
                              f"the {self.read} readable frame(s) of {self.frames} were processed")
 
-
-def check_output(path: Path) -> str:
-    """The OpenCV codec for an output video path; VideoError for an unknown suffix or a missing folder."""
-    codec = OUTPUT_CODECS.get(path.suffix.lower())
-    if codec is None:
-        raise VideoError(f"{path}: unsupported output type; use one of {', '.join(OUTPUT_CODECS)}")
-    if not path.parent.is_dir():
-        raise VideoError(f"{path.parent}: output folder does not exist")
-    return codec
-
-
-def open_writer(path: Path, fps: float, width: int, height: int) -> cv2.VideoWriter:
-    """An OpenCV writer for BGR frames (.mp4/.m4v/.mov: MPEG-4 part 2; .avi: Motion JPEG). Pictures only: the
-    sound is added afterwards (video/audio.py)."""
-    path = Path(path)
-    codec = check_output(path)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*codec), fps, (width, height))
-    if not writer.isOpened():
-        raise VideoError(f"{path}: OpenCV could not open a {codec} writer for it")
-    return writer
