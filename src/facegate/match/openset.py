@@ -11,8 +11,9 @@ set is kept.
 
 A small gallery cannot foresee look-alikes: five people held out in turn give a few dozen impostor searches,
 none of them a close double of anyone enrolled. Unless some impostor set is large enough that `fpir` of it is
-RELIABLE_ACCEPTED searches, the distance threshold is capped by the model's prior (`prior_distance`); with no
-impostor searches at all (two people, no background) the prior alone decides and the probability check is off.
+RELIABLE_ACCEPTED searches, the distance threshold is capped by the model's prior (`prior_distance`) and the pair
+is chosen at the rate the impostor searches can vouch for (RELIABLE_ACCEPTED of them); with no impostor searches at
+all (two people, no background) the prior alone decides and the probability check is off.
 """
 
 from __future__ import annotations
@@ -229,10 +230,15 @@ class OpenSetIdentifier(BaseEstimator):
             self.probability_threshold_, self.distance_threshold_, self.threshold_source_ = 0.0, prior, "prior"
             self.calibration_fpir_ = float("nan")
         else:
-            reliable = any(len(s) * self.fpir >= RELIABLE_ACCEPTED for s in impostors)
+            most = max(len(s) for s in impostors)
+            reliable = most * self.fpir >= RELIABLE_ACCEPTED
             cap = np.inf if reliable else prior
+            # too few impostor searches to vouch for the target: calibrate at the rate they can vouch for (so the
+            # probability check does not reject most genuine searches to let none of a few hundred impostors
+            # through) and let the prior distance hold the target
+            rate = self.fpir if reliable else RELIABLE_ACCEPTED / most
             (self.probability_threshold_, self.distance_threshold_,
-             self.calibration_fpir_, _) = choose_thresholds(self.genuine_, impostors, self.fpir, cap)
+             self.calibration_fpir_, _) = choose_thresholds(self.genuine_, impostors, rate, cap)
             self.threshold_source_ = "capped by prior" if self.distance_threshold_ == cap else "calibrated"
         accepted = self.genuine_.accepted(self.probability_threshold_, self.distance_threshold_)
         self.calibration_fnir_ = float(1.0 - (accepted & self.genuine_.correct).mean())
