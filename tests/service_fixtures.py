@@ -54,7 +54,8 @@ def enrollable(fg: FaceGate, models: ModelFiles) -> dict[str, list[Path]]:
         good = []
         for path in sorted((models.celebrity / "train" / person).glob("*.jpg")):
             found = fg.represent(path)
-            if found and assess(found[0].face, found[0].crop, len(found)).ok:
+            # faces of 80 px and up: these tests are about the gallery and the service, not small faces
+            if found and assess(found[0].face, found[0].crop, len(found), min_face_px=80).ok:
                 good.append(path)
             if len(good) == PER_PERSON + 1:
                 break

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facegate import FaceGate
 from facegate.cli import main
 from facegate.errors import FaceGateError
 from facegate.gallery import open_gallery
@@ -192,9 +193,27 @@ def test_search_command_names_the_right_person(models: ModelFiles, tmp_path: Pat
     assert main(["search", str(probe), "--db", db, "--top", "3", "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     matches = answer["faces"][0]["matches"]
-    assert answer["samples"] == sum(enrolled.values()) and len(matches) == 3
-    assert matches[0]["person"] == "madonna" and matches[0]["distance"] < 0.95
+    assert answer["searched"] == f"{sum(enrolled.values())} enrolled sample(s)" and len(matches) == 3
+    assert matches[0]["person"] == "madonna" and matches[0]["distance"] < 0.95 and matches[0]["same_person"]
+    assert Path(matches[0]["photo"]).name in {p.name for p in (photos / "madonna").iterdir()}  # where it came from
     assert [m["distance"] for m in matches] == sorted(m["distance"] for m in matches)
     assert main(["search", str(probe), "--db", db, "--top", "1"]) == 0
     text = capsys.readouterr().out
-    assert "1 face(s)" in text and "1. madonna" in text and "sample" in text
+    assert "1 face(s)" in text and "1. madonna (" in text and "same person" in text
+
+
+def test_search_finds_a_person_in_an_archive_index(models: ModelFiles, fg: FaceGate, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`facegate search --index`: the archive's photos of the probe's person come first (Parquet index written
+    by the indexer's own row code, without starting Ray)."""
+    from facegate.archive.rows import embed_photos
+    from facegate.archive.store import ParquetStore
+
+    archive = models.celebrity / "train"
+    paths = [str(p.relative_to(archive)) for p in sorted(archive.glob("*/*.jpg"))[::3]]
+    store = ParquetStore(tmp_path / "index")
+    store.append(embed_photos(fg, archive, paths))
+    probe = sorted((models.celebrity / "val" / "madonna").glob("*.jpg"))[0]
+    assert main(["search", str(probe), "--index", str(tmp_path / "index"), "--top", "3", "--json"]) == 0
+    matches = json.loads(capsys.readouterr().out)["faces"][0]["matches"]
+    assert [m["photo"].split("/")[0] for m in matches] == ["madonna"] * 3 and matches[0]["same_person"]

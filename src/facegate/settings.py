@@ -46,8 +46,9 @@ VARIABLES: dict[str, tuple[str, str | None, str]] = {
     "max_pixels": ("FACEGATE_MAX_PIXELS", "25000000", "service: largest image accepted, in pixels (header check, "
                                                       "before decoding)"),
     "max_files": ("FACEGATE_MAX_FILES", "50", "service: most photos in one enrollment request"),
-    "enroll_min_face": ("FACEGATE_ENROLL_MIN_FACE", "80", "enrollment: smallest face side accepted, in pixels "
-                                                        "(`enroll --min-face` overrides it)"),
+    "enroll_min_face": ("FACEGATE_ENROLL_MIN_FACE", "40", "enrollment: smallest face side accepted, in pixels "
+                                                        "(`enroll --min-face` overrides it; from "
+                                                        "benchmarks/face_size.py)"),
 }
 
 

@@ -216,25 +216,59 @@ def _print_photo(photo: IdentifiedPhoto) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    """The enrolled samples (or, with --index, the archive's faces) most like each face of the photo."""
+    from facegate.match.operating_point import verify_threshold
+
+    threshold = verify_threshold(operating_fpir(args))
+    found, where, hits = _archive_hits(args) if args.index or args.index_db else _gallery_hits(args)
+    rows = [{"box": rounded_box(f), "matches": [{**m, "distance": round(m["distance"], 3),
+                                                 "same_person": m["distance"] <= threshold} for m in face_hits]}
+            for f, face_hits in zip(found, hits)]
+    if args.json:
+        print(json.dumps({"image": str(args.image), "searched": where, "threshold": round(threshold, 3),
+                          "faces": rows}, indent=2))
+        return 0
+    print(f"{args.image}: {len(rows)} face(s), {where} searched; same person up to distance {threshold:.3f}")
+    for i, r in enumerate(rows, 1):
+        print(f"  {i}. box={r['box']}")
+        for rank, m in enumerate(r["matches"], 1):
+            mark = "same person" if m["same_person"] else ""
+            print(f"     {rank}. {m['where']:50s} distance {m['distance']:.3f}  {mark}")
+    return 0
+
+
+Hits = tuple[list["FaceEmbedding"], str, list[list[dict[str, Any]]]]  # the photo's faces, what was searched, matches
+
+
+def _gallery_hits(args: argparse.Namespace) -> Hits:
+    """The nearest enrolled samples, each with its person and the photo it was enrolled from."""
     from facegate.gallery import open_gallery
     from facegate.gallery.search import GalleryVectorIndex
 
     gallery = open_gallery(args.db)
-    index = GalleryVectorIndex(gallery)
     found, embeddings = faces_of(args.image, gallery)
+    index = GalleryVectorIndex(gallery)
     hits = index.search(embeddings, args.top)
-    rows: list[dict[str, Any]] = [{"box": rounded_box(f),
-             "matches": [{"person": h.person, "person_id": h.person_id, "sample_id": h.sample_id,
-                          "distance": round(h.distance, 3)} for h in face_hits]} for f, face_hits in zip(found, hits)]
-    if args.json:
-        print(json.dumps({"image": str(args.image), "samples": len(index.index), "faces": rows}, indent=2))
-        return 0
-    print(f"{args.image}: {len(rows)} face(s), {len(index.index)} enrolled sample(s) searched")
-    for i, r in enumerate(rows, 1):
-        print(f"  {i}. box={r['box']}")
-        for rank, m in enumerate(r["matches"], 1):
-            print(f"     {rank}. {m['person']:20s} sample {m['sample_id']:6d}  distance {m['distance']:.3f}")
-    return 0
+    files = {h.sample_id: gallery.sample(h.sample_id).filename for face in hits for h in face if h.person}
+    return found, f"{len(index.index)} enrolled sample(s)", [
+        [{"person": h.person, "person_id": h.person_id, "sample_id": h.sample_id, "photo": files.get(h.sample_id),
+          "where": f"{h.person} ({files.get(h.sample_id)}, sample {h.sample_id})", "distance": h.distance}
+         for h in face] for face in hits]
+
+
+def _archive_hits(args: argparse.Namespace) -> Hits:
+    """The nearest faces of an archive index (`facegate index`, FaceNet embeddings): which photo, face, where."""
+    from facegate.archive.search import ArchiveFaces
+    from facegate.archive.store import open_store
+    from facegate.pipeline import FaceGate
+
+    faces = ArchiveFaces.read(open_store(args.index, args.index_db))
+    found = FaceGate().represent(args.image)
+    embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, faces.dim), np.float32)
+    hits = faces.search(embeddings, args.top)
+    return found, f"{len(faces.paths)} indexed face(s)", [
+        [{"photo": h.path, "face": h.face, "box": list(h.box), "where": f"{h.path} (face {h.face + 1})",
+          "distance": h.distance} for h in face] for face in hits]
 
 
 def register(subparsers: Subparsers) -> None:
@@ -245,7 +279,7 @@ def register(subparsers: Subparsers) -> None:
     enroll.add_argument("--largest", action="store_true", help="enroll the largest face of group photos")
     enroll.add_argument("-v", "--verbose", action="store_true", help="list every refused photo with its reasons")
     enroll.add_argument("--min-face", type=positive_int, metavar="PX",
-                        help="smallest face side accepted, in pixels (default: $FACEGATE_ENROLL_MIN_FACE, else 80)")
+                        help="smallest face side accepted, in pixels (default: $FACEGATE_ENROLL_MIN_FACE, else 40)")
     add_model_option(enroll, gallery=True)
     add_db_option(enroll)
     people = subparsers.add_parser(
@@ -265,10 +299,16 @@ def register(subparsers: Subparsers) -> None:
     output.add_argument("--csv", action="store_true", help="one CSV row per face")
     add_operating_point_options(identify)
     add_db_option(identify)
-    search = subparsers.add_parser("search", help="the enrolled samples most like each face in the photo")
+    search = subparsers.add_parser("search", help="the enrolled samples (or an archive's faces) most like each face "
+                                                  "in the photo")
     search.add_argument("image", type=Path)
-    search.add_argument("--top", type=positive_int, default=5, metavar="K", help="samples per face (default: 5)")
+    search.add_argument("--top", type=positive_int, default=5, metavar="K", help="matches per face (default: 5)")
+    archive = search.add_mutually_exclusive_group()
+    archive.add_argument("--index", type=Path, metavar="INDEX_DIR", help="search a Parquet index from `facegate "
+                                                                         "index --out` instead of the gallery")
+    archive.add_argument("--index-db", metavar="URL", help="search the photo_index of `facegate index --db URL`")
     search.add_argument("--json", action="store_true")
+    add_operating_point_options(search)
     add_db_option(search)
     for parser, handler in ((enroll, cmd_enroll), (people, cmd_people), (identify, cmd_identify), (search, cmd_search)):
         parser.set_defaults(handler=handler)

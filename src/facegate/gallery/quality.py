@@ -59,13 +59,13 @@ def nose_position(landmarks: np.ndarray) -> float:
 def assess(face: Face, crop: np.ndarray, faces_found: int, largest: bool = False,
            min_face_px: float | None = None) -> Quality:
     """Check the face (with its aligned crop) against every enrollment rule; `largest` accepts group photos;
-    min_face_px: the shorter side of the face box at least (default: $FACEGATE_ENROLL_MIN_FACE, else 80)."""
+    min_face_px: the shorter side of the face box at least (default: $FACEGATE_ENROLL_MIN_FACE, else 40)."""
     min_face_px = min_face_px or settings.current().enroll_min_face
     reasons = []
     if faces_found > 1 and not largest:
         reasons.append(f"{faces_found} faces in the photo; enroll a photo of one person (or ask for the largest face)")
     side = min(face.width, face.height)
-    if side < min_face_px:  # floored: a 79.6 px face is "79 px", never "80 px; at least 80 px is needed"
+    if side < min_face_px:  # floored: a 39.6 px face is "39 px", never "40 px; at least 40 px is needed"
         reasons.append(f"face is {math.floor(side)} px; at least {min_face_px:g} px is needed (use a closer or "
                        "larger photo, or a lower --min-face)")
     sharp = sharpness(crop)
