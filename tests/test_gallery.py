@@ -286,3 +286,17 @@ def test_identify_takes_files_and_folders_in_one_process(enrollable: dict[str, l
     assert run(["identify", str(probes / "broken.jpg"), str(single), "--db", db, "--csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rows[0]["error"] and rows[1]["name"] == "elton_john" and float(rows[1]["distance"]) < 1.0
+
+
+def test_one_face_is_not_enrolled_under_two_names(enrollable: dict[str, list[Path]], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    folder, db = tmp_path / "people", str(tmp_path / "g.db")
+    for name, photos in (("madonna", enrollable["madonna"][:2]), ("someone_else", enrollable["madonna"][2:3])):
+        (folder / name).mkdir(parents=True)
+        for photo in photos:
+            shutil.copy(photo, folder / name / photo.name)
+    assert run(["enroll", str(folder), "--db", db]) == 1  # someone_else ends with no sample
+    captured = capsys.readouterr()
+    assert "looks like 'madonna'" in captured.out and "no usable photo for: someone_else" in captured.err
+    assert run(["enroll", str(folder), "--db", db, "--allow-lookalike"]) == 0  # twins exist: the operator decides
+    assert {p.name: p.samples for p in open_gallery(db).people()} == {"madonna": 2, "someone_else": 1}

@@ -40,19 +40,21 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from facegate.gallery import open_gallery
     from facegate.gallery.enroll import enroll_photo
     from facegate.gallery.folders import person_photos
+    from facegate.gallery.search import GalleryVectorIndex
     from facegate.pipeline import FaceGate
 
     not_photos: list[Path] = []
     photos = person_photos(args.folder, not_photos)
     gallery = open_gallery(args.db)
     fg = FaceGate(model=enroll_model(gallery, args.model))
+    lookalikes = None if args.allow_lookalike else GalleryVectorIndex(gallery)
     results: dict[str, list[tuple[Path, EnrollResult]]] = {}
     with tqdm(total=sum(len(p) for p in photos.values()), desc="enrolling", unit="photo") as bar:
         for name, paths in photos.items():
             person = gallery.person_by_name(name) or gallery.add_person(name)
             for path in paths:
                 results.setdefault(name, []).append((path, enroll_photo(
-                    fg, gallery, person.id, path.read_bytes(), str(path), args.largest, args.min_face)))
+                    fg, gallery, person.id, path.read_bytes(), str(path), args.largest, args.min_face, lookalikes)))
                 bar.update()
     return _enroll_report(gallery, results, not_photos, args.verbose)
 
@@ -278,6 +280,9 @@ def register(subparsers: Subparsers) -> None:
     enroll.add_argument("folder", type=Path)
     enroll.add_argument("--largest", action="store_true", help="enroll the largest face of group photos")
     enroll.add_argument("-v", "--verbose", action="store_true", help="list every refused photo with its reasons")
+    enroll.add_argument("--allow-lookalike", action="store_true",
+                        help="enroll faces that match another enrolled person (twins, look-alikes): they are refused "
+                             "by default, so one person is not enrolled under two names")
     enroll.add_argument("--min-face", type=positive_int, metavar="PX",
                         help="smallest face side accepted, in pixels (default: $FACEGATE_ENROLL_MIN_FACE, else 40)")
     add_model_option(enroll, gallery=True)

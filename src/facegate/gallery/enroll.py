@@ -13,6 +13,7 @@ from facegate.detect.base import as_box
 from facegate.errors import ImageError
 from facegate.gallery.quality import assess
 from facegate.gallery.repository import ConflictError, Gallery, NewSample
+from facegate.gallery.search import GalleryVectorIndex
 from facegate.gallery.text import safe_filename
 from facegate.imageio import load_image
 from facegate.pipeline import FaceGate
@@ -42,9 +43,21 @@ def thumbnail_jpeg(crop: np.ndarray) -> bytes:
     return out.getvalue()
 
 
+def lookalike(fg: FaceGate, index: GalleryVectorIndex, person_id: int, embedding: np.ndarray) -> str | None:
+    """Why a face must not be enrolled for `person_id`: it is someone else already enrolled, as near as the
+    operating point calls the same person (None when it is not)."""
+    hits = index.search(embedding[None], 1)[0]
+    if not hits or hits[0].person_id == person_id or hits[0].distance > fg.threshold or hits[0].person is None:
+        return None
+    return (f"this face looks like {hits[0].person!r}, already enrolled (distance {hits[0].distance:.3f}; the same "
+            f"person up to {fg.threshold:.3f}); if they really are two people, enroll it with --allow-lookalike")
+
+
 def enroll_photo(fg: FaceGate, gallery: Gallery, person_id: int, data: bytes, filename: str,
-                 largest: bool = False, min_face_px: float | None = None) -> EnrollResult:
-    """Check one photo and store its face for the person; every refusal says why."""
+                 largest: bool = False, min_face_px: float | None = None,
+                 lookalikes: GalleryVectorIndex | None = None) -> EnrollResult:
+    """Check one photo and store its face for the person; every refusal says why. With `lookalikes` (the gallery's
+    vector index), a face that matches another enrolled person at the operating point is refused too."""
     filename = safe_filename(filename)
     sha = hashlib.sha256(data).hexdigest()
     if (existing := gallery.sample_by_hash(sha)) is not None:
@@ -59,6 +72,8 @@ def enroll_photo(fg: FaceGate, gallery: Gallery, person_id: int, data: bytes, fi
     quality = assess(face.face, face.crop, len(found), largest, min_face_px)
     if not quality.ok:
         return EnrollResult(filename, None, quality.reasons, quality.figures())
+    if lookalikes is not None and (other := lookalike(fg, lookalikes, person_id, face.embedding)):
+        return EnrollResult(filename, None, [other], quality.figures())
     new = NewSample(embedding=face.embedding, thumbnail=thumbnail_jpeg(face.crop), sha256=sha, filename=filename,
                     box=as_box(face.face.box), detection_score=float(face.face.score),
                     face_px=quality.face_px, sharpness=quality.sharpness, nose_position=quality.nose_position,
