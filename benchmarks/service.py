@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -19,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from service_fixtures import start_server, wait_fitted
+from service_fixtures import Server, start_server, wait_fitted
 
 from facegate.api.auth import create_key
 from facegate.experiments.machine import describe_machine
@@ -37,6 +38,37 @@ def probe_jpeg(photo: Path) -> bytes:
     return cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
 
+def publish(path: Path, title: str, text: str) -> None:
+    """Print the Markdown report and write it, under its title, to `path`."""
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# {title}\n\n{text}\n")
+
+
+def enroll_celebrities(server: Server, admin: str, celebrity: Path) -> tuple[dict[str, object], int]:
+    """Enroll every train photo of the 5 celebrities through the API; (the fitted gallery status, samples)."""
+    with server.client(admin) as http:
+        for person in sorted(p.name for p in celebrity.iterdir()):
+            pid = http.post("/people", json={"name": person}).json()["id"]
+            files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in sorted((celebrity / person).glob("*.jpg"))]
+            http.post(f"/people/{pid}/samples", files=files)
+        status = wait_fitted(http)
+        return status, sum(p["samples"] for p in http.get("/people").json())
+
+
+def run_threads(targets: list[Callable[[], None]], stop: threading.Event, seconds: float) -> float:
+    """Run each target in a thread for `seconds`, then set `stop` and wait for them all; the seconds it took."""
+    threads = [threading.Thread(target=target) for target in targets]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
+
+
 def measure(server: object, key: str, jpeg: bytes, clients: int, seconds: float) -> tuple[float, float, float, int]:
     """(requests/s, p50 ms, p99 ms, requests) with `clients` threads posting /identify for `seconds`."""
     latencies: list[float] = []
@@ -50,15 +82,7 @@ def measure(server: object, key: str, jpeg: bytes, clients: int, seconds: float)
                 response.raise_for_status()
                 latencies.append(time.perf_counter() - start)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    time.sleep(seconds)
-    stop.set()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
+    elapsed = run_threads([client] * clients, stop, seconds)
     ms = np.asarray(latencies) * 1000
     return len(ms) / elapsed, float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), len(ms)
 
@@ -74,13 +98,7 @@ def main() -> int:
     admin = create_key(open_gallery(db), "admin", "bench-admin")[0]
     server = start_server(db, folder / "server.log")
     try:
-        with server.client(admin) as http:
-            for person in sorted(p.name for p in celebrity.iterdir()):
-                pid = http.post("/people", json={"name": person}).json()["id"]
-                files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in sorted((celebrity / person).glob("*.jpg"))]
-                http.post(f"/people/{pid}/samples", files=files)
-            status = wait_fitted(http)
-            samples = sum(p["samples"] for p in http.get("/people").json())
+        status, samples = enroll_celebrities(server, admin, celebrity)
         jpeg = probe_jpeg(sorted((celebrity.parent / "val" / "madonna").glob("*.jpg"))[0])
         with server.client(key) as http:  # warm-up
             faces = http.post("/identify", files={"image": ("probe.jpg", jpeg, "image/jpeg")}).json()["faces"]
@@ -97,10 +115,7 @@ def main() -> int:
         "|---:|---:|---:|---:|---:|",
         *(f"| {n} | {rps:.2f} | {p50:.0f} | {p99:.0f} | {count} |" for n, rps, p50, p99, count in rows),
     ]
-    text = "\n".join(lines)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("# Service benchmark\n\n" + text + "\n")
+    publish(RESULTS, "Service benchmark", "\n".join(lines))
     return 0
 
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -144,3 +145,19 @@ def enroll_all(gallery_client: httpx.Client, photos: dict[str, list[Path]], per_
         response = gallery_client.post(f"/people/{ids[name]}/samples", files=[upload(p) for p in paths[:per_person]])
         assert response.json()["accepted"] == per_person, response.text
     return ids
+
+
+def fuzz_cases(url: str, own_key_id: int) -> Any:
+    """A Hypothesis strategy of Schemathesis cases for every operation of the service at `url`, valid and invalid,
+    except deleting the fuzzer's own key (it would lock itself out). Needs the test extra (Schemathesis)."""
+    import schemathesis
+    from hypothesis import strategies
+
+    schema = schemathesis.openapi.from_url(url + "/openapi.json")
+    modes = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+
+    def keeps_key(case: schemathesis.Case) -> bool:
+        return not (case.method.upper() == "DELETE" and (case.path_parameters or {}).get("key_id") == own_key_id)
+
+    return strategies.one_of([result.ok().as_strategy(generation_mode=mode).filter(keeps_key)
+                              for result in schema.get_all_operations() for mode in modes])

@@ -51,7 +51,7 @@ def test_docs_name_only_files_of_this_server(served: tuple[TestClient, dict[str,
         assert not re.search(r"https?://", html), page  # no CDN, no web fonts
         for url in re.findall(r'(?:src|href)="([^"]+)"', html):
             assert client.get(url).status_code == 200, url
-        inline = re.findall(r"<script>(.*?)</script>", html, re.S)
+        inline = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
         assert len(inline) == (1 if page == "/docs" else 0)
         assert len(re.findall("'sha256-", client.get(page).headers["content-security-policy"])) == len(inline)
 

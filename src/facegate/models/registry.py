@@ -30,8 +30,9 @@ ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+ht
 
 def pip_setting(name: str) -> str | None:
     """A pip setting as `pip download` would see it: PIP_* environment first, then [download], then [global]."""
-    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True)
-    values = dict(re.findall(r"^(\S+?)='(.*)'$", listing.stdout, re.M))
+    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                             check=False)  # no pip configuration at all is fine: PyPI's defaults
+    values = dict(re.findall(r"^(\S+?)='(.*)'$", listing.stdout, re.MULTILINE))
     return next((values[f"{section}.{name}"] for section in (":env:", "download", "global")
                  if f"{section}.{name}" in values), None)
 

@@ -28,7 +28,7 @@ router = APIRouter(include_in_schema=False)
 def _with_policy(page: HTMLResponse) -> HTMLResponse:
     """The page with a CSP that admits its own inline scripts by hash, the bundled files, and the inline styles and
     blob: workers Swagger UI and ReDoc use."""
-    scripts = re.findall(rb"<script>(.*?)</script>", page.body, re.S)
+    scripts = re.findall(rb"<script>(.*?)</script>", page.body, re.DOTALL)
     hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'" for s in scripts)
     page.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
