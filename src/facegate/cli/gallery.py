@@ -223,7 +223,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     threshold = verify_threshold(operating_fpir(args))
     found, where, hits = _archive_hits(args) if args.index or args.index_db else _gallery_hits(args)
-    rows = [{"box": rounded_box(f), "matches": [{**m, "distance": round(m["distance"], 3),
+    rows: list[dict[str, Any]] = [{"box": rounded_box(f), "matches": [{**m, "distance": round(m["distance"], 3),
                                                  "same_person": m["distance"] <= threshold} for m in face_hits]}
             for f, face_hits in zip(found, hits)]
     if args.json:

@@ -80,7 +80,7 @@ def migrate(engine: Engine) -> None:
             if connection.dialect.name != "sqlite":
                 _upgrade(connection, config)
                 return
-            driver = connection.connection.driver_connection
+            driver = _sqlite3(connection.connection.driver_connection)
             driver.execute("PRAGMA foreign_keys=OFF")  # outside a transaction, where SQLite obeys it
             try:
                 _upgrade(connection, config)
@@ -89,6 +89,13 @@ def migrate(engine: Engine) -> None:
     except SQLDatabaseError as exc:  # unreachable server, locked or unreadable file, or not a database at all
         reason = str(exc.orig) if exc.orig is not None else str(exc)
         raise DatabaseError(f"cannot open the gallery at {engine.url.render_as_string()}: {reason}") from exc
+
+
+def _sqlite3(driver: Any) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy one (SQLAlchemy types it as possibly absent)."""
+    if not isinstance(driver, sqlite3.Connection):
+        raise DatabaseError(f"expected a SQLite connection, got {type(driver).__name__}")
+    return driver
 
 
 def _upgrade(connection: Connection, config: Config) -> None:
@@ -107,6 +114,6 @@ def scrub_deleted(engine: Engine) -> None:
         return
     raw = engine.raw_connection()
     try:  # outside a transaction: a checkpoint cannot run inside one
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        _sqlite3(raw.driver_connection).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     finally:
         raw.close()
