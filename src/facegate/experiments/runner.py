@@ -35,13 +35,25 @@ def build_model(name: str, folds: int, random_state: int) -> ClassifierMixin:
     return study_learners(random_state, (name,))[0][1]
 
 
+def reliability_bins(confidence: np.ndarray, hit: np.ndarray,
+                     bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean confidence, accuracy (share of hits) and share of all answers in each non-empty one of `bins`
+    equal-width confidence bins: the points of a reliability diagram."""
+    index = np.minimum((np.asarray(confidence) * bins).astype(int), bins - 1)
+    used = np.unique(index)
+    return (np.array([confidence[index == b].mean() for b in used]), np.array([hit[index == b].mean() for b in used]),
+            np.array([(index == b).mean() for b in used]))
+
+
+def calibration_error(confidence: np.ndarray, hit: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: mean |accuracy − confidence| over equal-width confidence bins, by bin size."""
+    mean_confidence, accuracy, share = reliability_bins(confidence, hit, bins)
+    return float(np.sum(np.abs(accuracy - mean_confidence) * share))
+
+
 def expected_calibration_error(proba: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
-    """Mean |accuracy − confidence| of the top class over equal-width confidence bins, weighted by bin size."""
-    confidence = proba.max(axis=1)
-    hit = proba.argmax(axis=1) == truth
-    edges = np.minimum((confidence * bins).astype(int), bins - 1)
-    return float(sum(abs(hit[edges == b].mean() - confidence[edges == b].mean()) * (edges == b).mean()
-                     for b in np.unique(edges)))
+    """ECE of the top class of N×K probabilities against the true class indices."""
+    return calibration_error(proba.max(axis=1), proba.argmax(axis=1) == truth, bins)
 
 
 def brier_score(proba: np.ndarray, truth: np.ndarray) -> float:
