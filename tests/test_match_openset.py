@@ -52,7 +52,7 @@ def test_choose_thresholds_keeps_fpir_at_target_and_loses_few_genuine() -> None:
     assert fpir <= 0.01
     assert impostor.accepted(p_thr, d_thr).mean() == pytest.approx(fpir)
     assert fnir == pytest.approx(1 - genuine.accepted(p_thr, d_thr).mean())
-    assert fnir < 0.05
+    assert fnir <= 0.01  # measured 0 of 200 genuine searches lost; 2 allowed
     # a second, nearer impostor set must keep its own FPIR at target too; a cap bounds the distance threshold
     near = Searches(rng.uniform(0.5, 1.0, 300), rng.normal(1.0, 0.1, 300), np.zeros(300, bool))
     _, d_near, fpir_near, _ = choose_thresholds(genuine, [impostor, near], 0.01)
@@ -90,7 +90,7 @@ def test_enrolled_faces_are_named_and_a_held_out_cluster_is_unknown() -> None:
     X_new = _unit(X_new + 0.01)
     decisions = identifier.decide(X_new)
     labels = np.array([d.label for d in decisions])
-    assert np.mean(labels[y_new != "p5"] == y_new[y_new != "p5"]) >= 0.9
+    assert np.mean(labels[y_new != "p5"] == y_new[y_new != "p5"]) >= 0.95  # measured 20 of 20; one miss allowed
     assert np.all(labels[y_new == "p5"] == UNKNOWN)
 
 
@@ -161,5 +161,5 @@ def test_background_strangers_teach_calibration_about_look_alikes() -> None:
     assert informed.threshold_source_ == "calibrated"  # 2,000 strangers: 20 may pass at 1%, enough to trust
     assert informed.background_.accepted(informed.probability_threshold_, informed.distance_threshold_).mean() <= 0.01
     fresh = look_alikes(500)
-    assert np.mean(informed.predict(fresh) == UNKNOWN) >= 0.97
+    assert np.mean(informed.predict(fresh) == UNKNOWN) >= 0.99  # measured 500 of 500; 5 named allowed
     assert np.mean(plain.predict(fresh) == UNKNOWN) < np.mean(informed.predict(fresh) == UNKNOWN)

@@ -24,7 +24,7 @@ def test_leave_one_out_nearest_neighbour_over_all_photos(celebrity_embeddings: E
     d = cdist(x, x)
     np.fill_diagonal(d, np.inf)
     accuracy = float(np.mean(y[d.argmin(axis=1)] == y))
-    assert accuracy >= 0.99, f"leave-one-out 1-NN accuracy {accuracy:.3f}"
+    assert accuracy >= 0.99, f"leave-one-out 1-NN accuracy {accuracy:.3f}"  # measured: 118 of 118; one miss allowed
 
 
 def test_same_person_distances_are_clearly_smaller(celebrity_embeddings: Embeddings) -> None:
@@ -34,7 +34,8 @@ def test_same_person_distances_are_clearly_smaller(celebrity_embeddings: Embeddi
     same = y[:, None] == y[None, :]
     off_diagonal = ~np.eye(len(y), dtype=bool)
     gap = d[~same].mean() - d[same & off_diagonal].mean()
-    assert gap >= 0.4, f"mean different-person minus same-person distance is only {gap:.3f}"
+    # measured: 1.420 − 0.836 = 0.584 (118 photos, Intel Xeon, 2026-12)
+    assert gap >= 0.55, f"mean different-person minus same-person distance is only {gap:.3f}"
 
 
 def test_embeddings_are_unit_length_float32(celebrity_embeddings: Embeddings) -> None:
