@@ -91,6 +91,7 @@ class Answers:
 
     @classmethod
     def of(cls, decisions: Sequence[Decision], truth: np.ndarray) -> Answers:
+        """The decisions' candidates, answers and probabilities, beside each probe's true person."""
         return cls(np.array([d.candidate for d in decisions]), np.array([d.label for d in decisions]),
                    np.array([d.probability for d in decisions]), np.asarray(truth))
 
