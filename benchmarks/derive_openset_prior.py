@@ -16,8 +16,8 @@ import argparse
 import sys
 
 import numpy as np
-
 import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
+
 from facegate.experiments.feature_cache import FeatureCache
 from facegate.experiments.lfw import lfw_dir, read_pairs
 from facegate.experiments.lfw_benchmark import (
@@ -34,8 +34,12 @@ RATES = (0.1, 0.01, 0.001, 0.0001, 0.00001)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all usable cores)")
-    parser.add_argument("--variant", choices=list(VARIANTS), default=DEFAULT_VARIANT,
-                        help="embedding variant, e.g. vggface2 for that model's table (default: the pipeline's)")
+    parser.add_argument(
+        "--variant",
+        choices=list(VARIANTS),
+        default=DEFAULT_VARIANT,
+        help="embedding variant, e.g. vggface2 for that model's table (default: the pipeline's)",
+    )
     args = parser.parse_args()
     files = unique_files(read_pairs(lfw_dir() / "pairsDevTrain.txt"))
     cache = FeatureCache()
@@ -46,8 +50,10 @@ def main() -> int:
     distances = pairwise_distances(embeddings, embeddings)[upper]
     same = (people[:, None] == people[None, :])[upper]
     different, genuine = distances[~same], distances[same]
-    print(f"{len(files)} pairsDevTrain photos of {len(set(people))} people ({int(fallback.sum())} centre-box "
-          f"fallbacks): {len(different):,} different-person pairs, {len(genuine):,} same-person pairs")
+    print(
+        f"{len(files)} pairsDevTrain photos of {len(set(people))} people ({int(fallback.sum())} centre-box "
+        f"fallbacks): {len(different):,} different-person pairs, {len(genuine):,} same-person pairs"
+    )
     print("| share of different-person pairs below | distance | same-person pairs above |")
     print("|---|---|---|")
     for rate in RATES:

@@ -15,14 +15,14 @@ import argparse
 import shlex
 import sys
 import time
-from functools import cache
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import numpy as np
+import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
 from PIL import Image
 
-import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
 from facegate import FaceGate
 from facegate.detect.base import Face
 from facegate.experiments.lfw import CENTRE_BOX, lfw_dir, pair_files, read_pairs, subject
@@ -57,8 +57,12 @@ def measure(fg: FaceGate, pairs: list, folds: np.ndarray, face_px: int | None, b
         distances.append(float(np.linalg.norm(ea - eb)))
         found += [fa, fb] if both else [fb]
     metrics = evaluate(np.asarray(distances), np.array([p.same for p in pairs]), folds)
-    return {"accuracy": metrics.accuracy, "std": metrics.accuracy_std, "tar": metrics.tar[0.01],
-            "found": float(np.mean(found))}
+    return {
+        "accuracy": metrics.accuracy,
+        "std": metrics.accuracy_std,
+        "tar": metrics.tar[0.01],
+        "found": float(np.mean(found)),
+    }
 
 
 def plot(rows: dict[tuple[int | None, bool], dict[str, float]], path: Path) -> None:
@@ -81,19 +85,28 @@ def plot(rows: dict[tuple[int | None, bool], dict[str, float]], path: Path) -> N
 
 def report(rows: dict[tuple[int | None, bool], dict[str, float]], pairs: int, seconds: float) -> str:
     """The markdown table with the machine, date and command."""
-    lines = ["# Verification accuracy against face size", "",
-             f"- Command: `{shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])}`",
-             f"- Machine: {describe_machine()}", f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-             f"- {pairs} LFW pairs (pairs.txt folds as given), {seconds:.0f} s", "",
-             "| face width | probe scaled: accuracy | TAR@FAR 1% | found | both scaled: accuracy | TAR@FAR 1% | found |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Verification accuracy against face size",
+        "",
+        f"- Command: `{shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])}`",
+        f"- Machine: {describe_machine()}",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- {pairs} LFW pairs (pairs.txt folds as given), {seconds:.0f} s",
+        "",
+        "| face width | probe scaled: accuracy | TAR@FAR 1% | found | both scaled: accuracy | TAR@FAR 1% | found |",
+        "|---|---|---|---|---|---|---|",
+    ]
     full = rows[(None, False)]
-    lines.append(f"| 92 px (as photographed) | {full['accuracy']:.2%} ± {full['std']:.2%} | {full['tar']:.2%} | "
-                 f"{full['found']:.1%} | | | |")
+    lines.append(
+        f"| 92 px (as photographed) | {full['accuracy']:.2%} ± {full['std']:.2%} | {full['tar']:.2%} | "
+        f"{full['found']:.1%} | | | |"
+    )
     for size in SIZES:
         one, two = rows[(size, False)], rows[(size, True)]
-        lines.append(f"| {size} px | {one['accuracy']:.2%} ± {one['std']:.2%} | {one['tar']:.2%} | {one['found']:.1%} "
-                     f"| {two['accuracy']:.2%} ± {two['std']:.2%} | {two['tar']:.2%} | {two['found']:.1%} |")
+        lines.append(
+            f"| {size} px | {one['accuracy']:.2%} ± {one['std']:.2%} | {one['tar']:.2%} | {one['found']:.1%} "
+            f"| {two['accuracy']:.2%} ± {two['std']:.2%} | {two['tar']:.2%} | {two['found']:.1%} |"
+        )
     return "\n".join(lines + ["", "![accuracy against face size](face_size.png)", ""])
 
 

@@ -61,12 +61,12 @@ def ray_run(root: Path, workers: int, batch_size: int, out: Path) -> tuple[float
     return started - start, summary.seconds, summary.faces
 
 
-def row(label: str, workers: str, threads: str, photos: int, faces: int, seconds: list[float],
-        startup: list[float] | None) -> str:
+def row(
+    label: str, workers: str, threads: str, photos: int, faces: int, seconds: list[float], startup: list[float] | None
+) -> str:
     median = statistics.median(seconds)
     boot = f"{statistics.median(startup):.1f}" if startup else "–"
-    return (f"| {label} | {workers} | {threads} | {photos} | {faces} | {median:.1f} | {photos / median:.1f} | "
-            f"{boot} |")
+    return f"| {label} | {workers} | {threads} | {photos} | {faces} | {median:.1f} | {photos / median:.1f} | {boot} |"
 
 
 def main() -> None:
@@ -87,14 +87,33 @@ def main() -> None:
             fg = FaceGate(threads=threads)
             plain_run(root, photos[:5], fg)  # warm-up: load the models
             timed = [plain_run(root, photos, fg) for _ in range(args.runs)]
-            rows.append(row("single process, FaceGate.represent loop", "–", str(threads), len(photos),
-                            timed[0][1], [t for t, _ in timed], None))
+            rows.append(
+                row(
+                    "single process, FaceGate.represent loop",
+                    "–",
+                    str(threads),
+                    len(photos),
+                    timed[0][1],
+                    [t for t, _ in timed],
+                    None,
+                )
+            )
             print(rows[-1], flush=True)
         for workers in (1, 2):
-            runs = [ray_run(root, workers, args.batch_size, Path(tmp) / f"index-{workers}-{k}")
-                    for k in range(args.runs)]
-            rows.append(row(f"facegate index (Ray Data, batch {args.batch_size})", str(workers), "1", len(photos),
-                            runs[0][2], [t for _, t, _ in runs], [s for s, _, _ in runs]))
+            runs = [
+                ray_run(root, workers, args.batch_size, Path(tmp) / f"index-{workers}-{k}") for k in range(args.runs)
+            ]
+            rows.append(
+                row(
+                    f"facegate index (Ray Data, batch {args.batch_size})",
+                    str(workers),
+                    "1",
+                    len(photos),
+                    runs[0][2],
+                    [t for _, t, _ in runs],
+                    [s for s, _, _ in runs],
+                )
+            )
             print(rows[-1], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report(rows, len(photos), args.runs, (load_start[0], os.getloadavg()[0])))
@@ -105,25 +124,31 @@ def report(rows: list[str], photos: int, runs: int, load: tuple[float, float]) -
     """The markdown report: date, machine, command, what was measured, the table."""
     command = shlex.join(["python", "benchmarks/index.py", *sys.argv[1:]])
     header = "| path | workers | ORT threads per worker | photos | faces | seconds | photos/s | Ray start-up (s) |"
-    return "\n".join([
-        "# Photo archive indexing speed (`facegate index`)",
-        "",
-        f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {describe_machine()}; load average {load[0]:.1f} at the start, {load[1]:.1f} at the end "
-        "(this benchmark's own processes included)",
-        f"- Command: `{command}`",
-        f"- Photos: the first {photos} LFW photos (deep-funnelled, 250×250) in person folders; MTCNN (min face "
-        "20) + 5-point warp + FaceNet fp32, every face of every photo.",
-        "- Ray runs: a fresh local cluster (num_cpus = workers) and a fresh Parquet folder each run; *seconds* "
-        "counts listing, starting the worker actors, loading their models, embedding and writing, but not the "
-        "cluster start, which is *Ray start-up*. The single-process rows loop FaceGate.represent with its models "
-        "already loaded, with ONNX Runtime on every core (FaceGate's default) and on one thread.",
-        f"- Medians of {runs} runs.",
-        "",
-        header,
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        *rows,
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                "# Photo archive indexing speed (`facegate index`)",
+                "",
+                f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+                f"- Machine: {describe_machine()}; load average {load[0]:.1f} at the start, {load[1]:.1f} at the end "
+                "(this benchmark's own processes included)",
+                f"- Command: `{command}`",
+                f"- Photos: the first {photos} LFW photos (deep-funnelled, 250×250) in person folders; MTCNN (min face "
+                "20) + 5-point warp + FaceNet fp32, every face of every photo.",
+                "- Ray runs: a fresh local cluster (num_cpus = workers) and a fresh Parquet folder each run; *seconds* "
+                "counts listing, starting the worker actors, loading their models, embedding and writing, but not the "
+                "cluster start, which is *Ray start-up*. The single-process rows loop FaceGate.represent with its "
+                "models "
+                "already loaded, with ONNX Runtime on every core (FaceGate's default) and on one thread.",
+                f"- Medians of {runs} runs.",
+                "",
+                header,
+                "|---|---:|---:|---:|---:|---:|---:|---:|",
+                *rows,
+            ]
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

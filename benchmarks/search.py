@@ -41,9 +41,9 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
 from threadpoolctl import threadpool_info
 
-import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
 from facegate.experiments.feature_cache import FeatureCache
 from facegate.experiments.lfw_benchmark import VARIANTS, LFWEmbedder
 from facegate.experiments.machine import describe_machine
@@ -130,9 +130,9 @@ class FaceModel:
         centres = self.centre_mean + rng.standard_normal((person[-1] + 1, self.centre_mean.size)) @ self.centre_factor.T
         out = np.empty((n, self.centre_mean.size), np.float32)
         for start in range(0, n, BLOCK):
-            rows = person[start:start + BLOCK]
+            rows = person[start : start + BLOCK]
             drawn = self.residuals[rng.integers(len(self.residuals), size=len(rows))]
-            out[start:start + len(rows)] = unit(centres[rows] + drawn)
+            out[start : start + len(rows)] = unit(centres[rows] + drawn)
         return out, person
 
 
@@ -144,8 +144,9 @@ def dataset(size: int, real: RealFaces, model: FaceModel, seed: int = 0) -> np.n
     return np.concatenate([real.stored, model.sample(size - len(real.stored), rng)[0]])
 
 
-def _pair_distances(x: np.ndarray, person: np.ndarray, rng: np.random.Generator,
-                    pairs: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+def _pair_distances(
+    x: np.ndarray, person: np.ndarray, rng: np.random.Generator, pairs: int = 20_000
+) -> tuple[np.ndarray, np.ndarray]:
     """Distances of random same-person pairs and of random different-person pairs."""
     a, b = rng.integers(len(x), size=(2, pairs * 20))
     same = (person[a] == person[b]) & (a != b)
@@ -160,18 +161,28 @@ def realism(real: RealFaces, model: FaceModel, seed: int = 2) -> str:
     _, person = np.unique(real.stored_labels, return_inverse=True)
     synthetic, synthetic_person = model.sample(len(real.stored), rng)
     random_unit = unit(rng.standard_normal(real.stored.shape))
-    lines = [("| stored faces | same person, median | different people, median / 1st percentile | a query's "
-              "nearest stranger, median |"), "|---|---|---|---|"]
-    for name, x, who in (("real LFW", real.stored, person), ("synthetic (FaceModel)", synthetic, synthetic_person),
-                         ("random unit vectors", random_unit, np.arange(len(random_unit)))):
+    lines = [
+        (
+            "| stored faces | same person, median | different people, median / 1st percentile | a query's "
+            "nearest stranger, median |"
+        ),
+        "|---|---|---|---|",
+    ]
+    for name, x, who in (
+        ("real LFW", real.stored, person),
+        ("synthetic (FaceModel)", synthetic, synthetic_person),
+        ("random unit vectors", random_unit, np.arange(len(random_unit))),
+    ):
         same, different = _pair_distances(x, who, rng)
         d = pairwise_distances(real.queries, x)
         if x is real.stored:  # a stranger: not the query's own person
             d[real.query_labels[:, None] == real.stored_labels[None, :]] = np.inf
         nearest = d.min(axis=1)
         same_text = f"{np.median(same):.3f}" if len(same) else "–"
-        lines.append(f"| {name} | {same_text} | {np.median(different):.3f} / {np.percentile(different, 1):.3f} "
-                     f"| {np.median(nearest):.3f} |")
+        lines.append(
+            f"| {name} | {same_text} | {np.median(different):.3f} / {np.percentile(different, 1):.3f} "
+            f"| {np.median(nearest):.3f} |"
+        )
     return "\n".join(lines)
 
 
@@ -206,40 +217,67 @@ def blas_threads() -> str:
     return ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info() if p["user_api"] == "blas")
 
 
-def report(rows: list[tuple[int, Measured, Measured]], real: RealFaces, model_check: str, runs: int, command: str,
-           seconds: float, load: tuple[float, float]) -> str:
+def report(
+    rows: list[tuple[int, Measured, Measured]],
+    real: RealFaces,
+    model_check: str,
+    runs: int,
+    command: str,
+    seconds: float,
+    load: tuple[float, float],
+) -> str:
     lines = [
         "# Vector search: exact and FAISS",
         "",
         f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
-        (f"- Machine: {describe_machine()}; BLAS threads: {blas_threads()}; FAISS {faiss.__version__}, "
-         f"{FAISS_THREADS} OpenMP threads"),
+        (
+            f"- Machine: {describe_machine()}; BLAS threads: {blas_threads()}; FAISS {faiss.__version__}, "
+            f"{FAISS_THREADS} OpenMP threads"
+        ),
         f"- Command: `{command}` ({seconds:.0f} s)",
-        (f"- Load average (1 min) at the start / end: {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} CPUs: other "
-         "jobs on a shared machine lengthen the latencies (p99 most), never the recall."),
-        (f"- Queries: {len(real.queries)} real FaceNet embeddings of LFW photos, each person's last photo (people "
-         f"with two or more); top-{K} per query."),
-        (f"- Stored: the {len(real.stored):,} other LFW photos' embeddings (a random subset at smaller sizes), then "
-         f"synthetic faces: identity centres from a Gaussian fitted to the real per-person means, 1 to {MAX_PHOTOS} "
-         "photos per synthetic person, each its centre plus a real within-person residual, L2-normalised "
-         "(benchmarks/search.py says how). Until 2026-12 the stored vectors were random unit vectors, which lie "
-         "about √2 from every face and flattered FAISS's recall."),
-        (f"- Latency: one query at a time, median over {runs} passes after a warm-up; recall@1: the exact nearest "
-         "vector found. FAISS: IndexIVFFlat (L2), lists and lists probed as VectorIndex chooses them."),
+        (
+            f"- Load average (1 min) at the start / end: {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} CPUs: other "
+            "jobs on a shared machine lengthen the latencies (p99 most), never the recall."
+        ),
+        (
+            f"- Queries: {len(real.queries)} real FaceNet embeddings of LFW photos, each person's last photo (people "
+            f"with two or more); top-{K} per query."
+        ),
+        (
+            f"- Stored: the {len(real.stored):,} other LFW photos' embeddings (a random subset at smaller sizes), then "
+            f"synthetic faces: identity centres from a Gaussian fitted to the real per-person means, 1 to {MAX_PHOTOS} "
+            "photos per synthetic person, each its centre plus a real within-person residual, L2-normalised "
+            "(benchmarks/search.py says how). Until 2026-12 the stored vectors were random unit vectors, which lie "
+            "about √2 from every face and flattered FAISS's recall."
+        ),
+        (
+            f"- Latency: one query at a time, median over {runs} passes after a warm-up; recall@1: the exact nearest "
+            "vector found. FAISS: IndexIVFFlat (L2), lists and lists probed as VectorIndex chooses them."
+        ),
         f"- VectorIndex searches exactly up to {EXACT_LIMIT:,} vectors and with FAISS above.",
         "",
-        ("| vectors | exact p50 / p99 ms | FAISS p50 / p99 ms | FAISS recall@1 | exact build s / MB "
-         "| FAISS build s / MB | FAISS lists / probed |"),
+        (
+            "| vectors | exact p50 / p99 ms | FAISS p50 / p99 ms | FAISS recall@1 | exact build s / MB "
+            "| FAISS build s / MB | FAISS lists / probed |"
+        ),
         "|---|---|---|---|---|---|---|",
     ]
     for size, exact, ivf in rows:
         lists = ivf_lists(size)
-        lines.append(f"| {size:,} | {exact.p50_ms:.2f} / {exact.p99_ms:.2f} | {ivf.p50_ms:.2f} / {ivf.p99_ms:.2f} "
-                     f"| {(ivf.top1 == exact.top1).mean():.4f} | {exact.build_s:.1f} / {exact.memory_mb:.0f} "
-                     f"| {ivf.build_s:.1f} / {ivf.memory_mb:.0f} | {lists} / {ivf_probes(lists)} |")
-    lines += ["", ("How face-like the stored vectors are (Euclidean distances between unit embeddings; equal numbers "
-                   "of each kind; a query's nearest stranger: its nearest stored face of another person):"), "",
-              model_check]
+        lines.append(
+            f"| {size:,} | {exact.p50_ms:.2f} / {exact.p99_ms:.2f} | {ivf.p50_ms:.2f} / {ivf.p99_ms:.2f} "
+            f"| {(ivf.top1 == exact.top1).mean():.4f} | {exact.build_s:.1f} / {exact.memory_mb:.0f} "
+            f"| {ivf.build_s:.1f} / {ivf.memory_mb:.0f} | {lists} / {ivf_probes(lists)} |"
+        )
+    lines += [
+        "",
+        (
+            "How face-like the stored vectors are (Euclidean distances between unit embeddings; equal numbers "
+            "of each kind; a query's nearest stranger: its nearest stored face of another person):"
+        ),
+        "",
+        model_check,
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -260,11 +298,15 @@ def main() -> int:
         vectors = dataset(size, real, model)
         exact, ivf = measure(vectors, real.queries, size, args.runs), measure(vectors, real.queries, 0, args.runs)
         rows.append((size, exact, ivf))
-        print(f"{size:,}: exact p99 {exact.p99_ms:.2f} ms, FAISS p99 {ivf.p99_ms:.2f} ms, recall@1 "
-              f"{(ivf.top1 == exact.top1).mean():.4f}", file=sys.stderr)
+        print(
+            f"{size:,}: exact p99 {exact.p99_ms:.2f} ms, FAISS p99 {ivf.p99_ms:.2f} ms, recall@1 "
+            f"{(ivf.top1 == exact.top1).mean():.4f}",
+            file=sys.stderr,
+        )
     command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
-    text = report(rows, real, model_check, args.runs, command, time.monotonic() - started,
-                  (load_at_start, os.getloadavg()[0]))
+    text = report(
+        rows, real, model_check, args.runs, command, time.monotonic() - started, (load_at_start, os.getloadavg()[0])
+    )
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

@@ -50,7 +50,9 @@ def enroll_celebrities(server: Server, admin: str, celebrity: Path) -> tuple[dic
     with server.client(admin) as http:
         for person in sorted(p.name for p in celebrity.iterdir()):
             pid = http.post("/people", json={"name": person}).json()["id"]
-            files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in sorted((celebrity / person).glob("*.jpg"))]
+            files = [
+                ("files", (p.name, p.read_bytes(), "image/jpeg")) for p in sorted((celebrity / person).glob("*.jpg"))
+            ]
             http.post(f"/people/{pid}/samples", files=files)
         status = wait_fitted(http)
         return status, sum(p["samples"] for p in http.get("/people").json())
@@ -109,8 +111,8 @@ def main() -> int:
     lines = [
         f"Gate service, `POST /identify` of a one-face 640×480 JPEG ({len(jpeg) / 1024:.0f} KiB), "
         f"{args.seconds:.0f} s per level; gallery: 5 people, {samples} samples ({status['identifier']}), SQLite.",
-        f"Machine: {describe_machine()}; "
-        "server and clients on the same machine.", "",
+        f"Machine: {describe_machine()}; server and clients on the same machine.",
+        "",
         "| clients | requests/s | p50 latency (ms) | p99 latency (ms) | requests |",
         "|---:|---:|---:|---:|---:|",
         *(f"| {n} | {rps:.2f} | {p50:.0f} | {p99:.0f} | {count} |" for n, rps, p50, p99, count in rows),

@@ -94,8 +94,13 @@ def fuzz(server: Server, key: str, key_id: int, count: int) -> Tally:
     tally, session = Tally(), requests.Session()
 
     @given(case=fuzz_cases(server.url, key_id))
-    @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=count,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def send(case: object) -> None:
         case.headers = {**(case.headers or {}), "X-API-Key": key}  # type: ignore[attr-defined]
         start = time.perf_counter()
@@ -113,32 +118,53 @@ def fuzz(server: Server, key: str, key_id: int, count: int) -> Tally:
     return tally
 
 
-def report(args: argparse.Namespace, jpeg: bytes, rss: list[float], work: Tally, health: Tally, fuzzed: Tally,
-           escaped: int) -> str:
+def report(
+    args: argparse.Namespace, jpeg: bytes, rss: list[float], work: Tally, health: Tally, fuzzed: Tally, escaped: int
+) -> str:
     """The Markdown report."""
+
     def errors(tally: Tally) -> str:
         bad = sum(n for status, n in tally.statuses.items() if status >= 500) + sum(tally.failures.values())
         return f"{bad:,}" + (f" ({dict(tally.failures)})" if tally.failures else "")
 
     lines = [
-        (f"Machine: {describe_machine()}; server and clients on the same machine (load average "
-         f"{os.getloadavg()[1]:.1f} over the last 5 minutes of the run); SQLite gallery of the 5 celebrities "
-         "(their train photos)."), "",
-        (f"## Load: {args.clients} clients × {args.seconds:.0f} s of `POST /identify` (one-face 640×480 JPEG, "
-         f"{len(jpeg) / 1024:.0f} KiB, gate key)"), "",
+        (
+            f"Machine: {describe_machine()}; server and clients on the same machine (load average "
+            f"{os.getloadavg()[1]:.1f} over the last 5 minutes of the run); SQLite gallery of the 5 celebrities "
+            "(their train photos)."
+        ),
+        "",
+        (
+            f"## Load: {args.clients} clients × {args.seconds:.0f} s of `POST /identify` (one-face 640×480 JPEG, "
+            f"{len(jpeg) / 1024:.0f} KiB, gate key)"
+        ),
+        "",
         f"- answers: {sum(work.statuses.values()):,} ({work.statuses_text()}); errors: {errors(work)}",
         f"- latency: {work.percentiles()}; {sum(work.statuses.values()) / args.seconds:.1f} requests/s",
-        (f"- `/health` during the load: {sum(health.statuses.values())} probes ({health.statuses_text()}), "
-         f"{health.percentiles()}"), "",
-        (f"## Fuzz: {sum(fuzzed.statuses.values()):,} Schemathesis requests (valid and invalid cases of every "
-         "operation, admin key, one keep-alive connection)"), "",
+        (
+            f"- `/health` during the load: {sum(health.statuses.values())} probes ({health.statuses_text()}), "
+            f"{health.percentiles()}"
+        ),
+        "",
+        (
+            f"## Fuzz: {sum(fuzzed.statuses.values()):,} Schemathesis requests (valid and invalid cases of every "
+            "operation, admin key, one keep-alive connection)"
+        ),
+        "",
         f"- answers by status: {fuzzed.statuses_text()}",
         f"- 5xx or dropped connections: {errors(fuzzed)}; errors escaping the app (server log): {escaped}",
-        f"- latency: {fuzzed.percentiles()}", "",
-        (f"## Server memory (RSS): {rss[0]:.0f} MB after start-up and enrollment, {rss[1]:.0f} MB after the load, "
-         f"{rss[2]:.0f} MB after the fuzz"), "",
-        (f"Command: `.venv/bin/python benchmarks/service_fuzz.py --requests {args.requests} --clients {args.clients} "
-         f"--seconds {args.seconds:g}`"),
+        f"- latency: {fuzzed.percentiles()}",
+        "",
+        (
+            f"## Server memory (RSS): {rss[0]:.0f} MB after start-up and enrollment, {rss[1]:.0f} MB after the load, "
+            f"{rss[2]:.0f} MB after the fuzz"
+        ),
+        "",
+        (
+            f"Command: `.venv/bin/python benchmarks/service_fuzz.py --requests {args.requests} --clients "
+            f"{args.clients} "
+            f"--seconds {args.seconds:g}`"
+        ),
     ]
     return "\n".join(lines)
 

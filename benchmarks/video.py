@@ -40,40 +40,57 @@ def write_video(path: Path, faces: int, frames: int, val: Path) -> None:
         frame = background.copy()
         for (x, y), photo in zip(starts, photos):
             x, y = x + k, y + k
-            frame[y:y + 300, x:x + 260] = photo
+            frame[y : y + 300, x : x + 260] = photo
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
 
 
-def measure(fg: FaceGate, identifier: NearestNeighbourIdentifier, video: Path, tracking: bool,
-            every: int) -> dict[str, float]:
+def measure(
+    fg: FaceGate, identifier: NearestNeighbourIdentifier, video: Path, tracking: bool, every: int
+) -> dict[str, float]:
     """Process the video end to end once; fps (wall clock and from CPU time), faces drawn, embedder calls."""
     recognizer = VideoRecognizer(fg, identifier, every=every, tracking=tracking)
     with tempfile.TemporaryDirectory() as tmp:
         start, cpu = time.perf_counter(), time.process_time()
         summary = annotate_video(VideoFile(video), Path(tmp) / "out.mp4", recognizer, progress=False)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    return {"fps": summary.frames / seconds, "cpu_fps": summary.frames / cpu_seconds,
-            "face_frames": summary.face_frames,
-            "embedded": summary.embedded_faces, "full_scans": summary.full_scans, "frames": summary.frames}
+    return {
+        "fps": summary.frames / seconds,
+        "cpu_fps": summary.frames / cpu_seconds,
+        "face_frames": summary.face_frames,
+        "embedded": summary.embedded_faces,
+        "full_scans": summary.full_scans,
+        "frames": summary.frames,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=75, choices=range(10, 101), metavar="10-100",
-                        help="frames per test video (default 75: 3 s at 25 fps)")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=75,
+        choices=range(10, 101),
+        metavar="10-100",
+        help="frames per test video (default 75: 3 s at 25 fps)",
+    )
     parser.add_argument("--every", type=int, default=5, help="full-frame detection every N frames (tracking)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "video.md")
     args = parser.parse_args()
 
     fg = FaceGate()
     celebrity = fg.models.celebrity
-    enrol = [(person, path) for person, paths in person_photos(celebrity / "train").items() if person in PEOPLE
-             for path in paths]
+    enrol = [
+        (person, path)
+        for person, paths in person_photos(celebrity / "train").items()
+        if person in PEOPLE
+        for path in paths
+    ]
     enrol = [pair for i, pair in enumerate(enrol) if i % 4 == 0]  # a few photos each: speed does not need more
     found = [(person, fg.represent(path)) for person, path in enrol]
-    identifier = NearestNeighbourIdentifier().fit(np.stack([r[0].embedding for _, r in found if r]),
-                                                  [person for person, r in found if r])
+    identifier = NearestNeighbourIdentifier().fit(
+        np.stack([r[0].embedding for _, r in found if r]), [person for person, r in found if r]
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for faces in (1, 4):
@@ -83,27 +100,32 @@ def main() -> None:
             for tracking in (False, True):
                 r = measure(fg, identifier, video, tracking, args.every)
                 saved = 1 - r["embedded"] / r["face_frames"] if r["face_frames"] else 0.0
-                rows.append(f"| {faces} | {'yes (every ' + str(args.every) + ')' if tracking else 'no'} | "
-                            f"{r['fps']:.1f} | {r['cpu_fps']:.1f} | {r['face_frames']:.0f} | {r['full_scans']:.0f} | "
-                            f"{r['embedded']:.0f} | {saved:.0%} |")
+                rows.append(
+                    f"| {faces} | {'yes (every ' + str(args.every) + ')' if tracking else 'no'} | "
+                    f"{r['fps']:.1f} | {r['cpu_fps']:.1f} | {r['face_frames']:.0f} | {r['full_scans']:.0f} | "
+                    f"{r['embedded']:.0f} | {saved:.0%} |"
+                )
                 print(rows[-1], flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    table = "\n".join([
-        f"# Video recognition speed, {WIDTH}×{HEIGHT}, {args.frames} frames",
-        "",
-        f"Machine: {describe_machine()}; load average at the end "
-        f"{load:.1f} (this benchmark's own threads included; compare runs only at similar load). End to end: decode → detect/track → embed → "
-        "draw → encode (H.264, PyAV). *fps (CPU time)* = frames / CPU seconds of this process (all its threads): "
-        "what one otherwise idle core would sustain, a conservative estimate for a quiet 2-core machine when "
-        "other jobs share it. Tracking: full-frame MTCNN every N frames, tracked faces re-detected in a small "
-        "region around their predicted box on the other frames; embedder only while a track collects votes.",
-        "",
-        "| faces | tracking | fps (wall) | fps (CPU time) | face-frames | full-frame scans | embedder calls "
-        "| embedder calls saved |",
-        "|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ])
+    table = "\n".join(
+        [
+            f"# Video recognition speed, {WIDTH}×{HEIGHT}, {args.frames} frames",
+            "",
+            f"Machine: {describe_machine()}; load average at the end "
+            f"{load:.1f} (this benchmark's own threads included; compare runs only at similar load). End to end: "
+            "decode → detect/track → embed → "
+            "draw → encode (H.264, PyAV). *fps (CPU time)* = frames / CPU seconds of this process (all its threads): "
+            "what one otherwise idle core would sustain, a conservative estimate for a quiet 2-core machine when "
+            "other jobs share it. Tracking: full-frame MTCNN every N frames, tracked faces re-detected in a small "
+            "region around their predicted box on the other frames; embedder only while a track collects votes.",
+            "",
+            "| faces | tracking | fps (wall) | fps (CPU time) | face-frames | full-frame scans | embedder calls "
+            "| embedder calls saved |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table)
     print(f"→ {args.out}")

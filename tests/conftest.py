@@ -13,6 +13,8 @@ from facegate import FaceGate
 from facegate.experiments import feature_cache
 from facegate.models import ModelFiles, ensure_models
 
+pytest_plugins = ["service_fixtures"]  # postgres, db_url, enrollable, stranger: fixtures for every test file
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 os.environ.setdefault("FACEGATE_LFW", str(SHARED_DATA / "lfw"))  # the checkout's LFW, unless the user names another
 

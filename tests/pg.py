@@ -46,16 +46,16 @@ class ThrowawayPostgres:
         subprocess.run(command, check=True, capture_output=True, text=True)
 
     def start(self) -> ThrowawayPostgres:
-        self._as_postgres("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                          "--no-sync")
+        self._as_postgres("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
         self._as_postgres("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", options, "-w", "start")
         return self
 
     def create_database(self, name: str) -> str:
         """A new empty database; returns its URL."""
-        self._as_postgres("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c",
-                          f'CREATE DATABASE "{name}"')
+        self._as_postgres(
+            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c", f'CREATE DATABASE "{name}"'
+        )
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:

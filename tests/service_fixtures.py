@@ -103,9 +103,24 @@ def start_server(db: str, log: Path, env: dict[str, str] | None = None) -> Serve
     port = free_port()
     env = {**os.environ, "FACEGATE_DB": db, **(env or {})}
     with log.open("ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "facegate.api.app:create_app", "--factory",
-                                    "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "facegate.api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     server = Server(f"http://127.0.0.1:{port}", process, log)
     for _ in range(600):
         if process.poll() is not None:
@@ -134,8 +149,9 @@ def upload(path: Path, field: str = "files", data: bytes | None = None) -> tuple
     return field, (path.name, data if data is not None else path.read_bytes(), "image/jpeg")
 
 
-def enroll_all(gallery_client: httpx.Client, photos: dict[str, list[Path]], per_person: int = PER_PERSON
-               ) -> dict[str, int]:
+def enroll_all(
+    gallery_client: httpx.Client, photos: dict[str, list[Path]], per_person: int = PER_PERSON
+) -> dict[str, int]:
     """Create each person and enroll their first `per_person` photos through the API; returns {name: id}."""
     ids = {}
     for name, paths in photos.items():
@@ -159,5 +175,10 @@ def fuzz_cases(url: str, own_key_id: int) -> Any:
     def keeps_key(case: schemathesis.Case) -> bool:
         return not (case.method.upper() == "DELETE" and (case.path_parameters or {}).get("key_id") == own_key_id)
 
-    return strategies.one_of([result.ok().as_strategy(generation_mode=mode).filter(keeps_key)
-                              for result in schema.get_all_operations() for mode in modes])
+    return strategies.one_of(
+        [
+            result.ok().as_strategy(generation_mode=mode).filter(keeps_key)
+            for result in schema.get_all_operations()
+            for mode in modes
+        ]
+    )

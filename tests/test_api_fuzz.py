@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from service_fixtures import Server, db_url, fuzz_cases, postgres, start_server  # noqa: F401  (fixtures)
+from service_fixtures import Server, fuzz_cases, start_server
 
 from facegate.api.auth import create_key
 from facegate.gallery import open_gallery
@@ -22,7 +22,7 @@ EXAMPLES = 500  # about 20 s on a 2-core machine; benchmarks/service_fuzz.py sen
 
 
 @pytest.fixture
-def served(db_url: str, tmp_path: Path) -> Iterator[tuple[Server, str, int]]:  # noqa: F811
+def served(db_url: str, tmp_path: Path) -> Iterator[tuple[Server, str, int]]:
     key, info = create_key(open_gallery(db_url), "admin", "fuzzer")
     server = start_server(db_url, tmp_path / "server.log")
     yield server, key, info.id
@@ -37,8 +37,13 @@ def test_fuzzed_requests_never_get_a_5xx_or_a_dropped_connection(served: tuple[S
     session = requests.Session()  # one keep-alive connection: a dropped one shows as `Connection: close`
 
     @hypothesis.given(case=fuzz_cases(server.url, key_id))
-    @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[hypothesis.Phase.generate],
-                         suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
     def send(case: schemathesis.Case) -> None:
         case.headers = {**(case.headers or {}), "X-API-Key": key}
         response = case.call(base_url=server.url, session=session, timeout=60)

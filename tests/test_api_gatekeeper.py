@@ -37,8 +37,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, d
     spool.mkdir()
     gallery = open_gallery(str(folder / "gallery.db"))
     keys = {role: create_key(gallery, role, role)[0] for role in ("admin", "gate")}
-    server = start_server(str(folder / "gallery.db"), folder / "server.log",
-                          env={"TMPDIR": str(spool), "FACEGATE_MAX_UPLOAD_MB": "1"})
+    server = start_server(
+        str(folder / "gallery.db"), folder / "server.log", env={"TMPDIR": str(spool), "FACEGATE_MAX_UPLOAD_MB": "1"}
+    )
     yield server, keys, spool
     server.stop()
 
@@ -51,8 +52,12 @@ def chunked_upload(server: Server, path: str, key: str | None, megabytes: int) -
     """POST a chunked body of up to `megabytes` MB, reading the answer while sending; (status line, MB sent)."""
     url = urlsplit(server.url)
     with socket.create_connection((url.hostname, url.port), timeout=30) as conn:
-        head = [f"POST {path} HTTP/1.1", f"Host: {url.netloc}", "Transfer-Encoding: chunked",
-                "Content-Type: multipart/form-data; boundary=x"] + ([f"X-API-Key: {key}"] if key else [])
+        head = [
+            f"POST {path} HTTP/1.1",
+            f"Host: {url.netloc}",
+            "Transfer-Encoding: chunked",
+            "Content-Type: multipart/form-data; boundary=x",
+        ] + ([f"X-API-Key: {key}"] if key else [])
         part = b'--x\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n'
         conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + f"{len(part):x}\r\n".encode() + part + b"\r\n")
         chunk = f"{MB:x}\r\n".encode() + b"\0" * MB + b"\r\n"
@@ -68,7 +73,8 @@ def chunked_upload(server: Server, path: str, key: str | None, megabytes: int) -
 
 @pytest.mark.parametrize("key", [None, "fg_not-a-key"])
 def test_a_request_without_a_usable_key_is_refused_before_its_body(
-        served: tuple[Server, dict[str, str], Path], key: str | None) -> None:
+    served: tuple[Server, dict[str, str], Path], key: str | None
+) -> None:
     server, _, spool = served
     started = time.monotonic()
     status, sent = chunked_upload(server, "/people/1/samples", key, 600)
@@ -125,9 +131,11 @@ def test_one_request_has_a_pixel_budget(small: tuple[TestClient, dict[str, str]]
     answer = client.post("/verify", files=files, headers={"X-API-Key": keys["gate"]})
     assert answer.status_code == 413 and "b.png: 40,000 pixels is more than this request has left" in answer.text
     person = client.post("/people", json={"name": "p"}, headers={"X-API-Key": keys["admin"]}).json()["id"]
-    enrolled = client.post(f"/people/{person}/samples", headers={"X-API-Key": keys["admin"]},
-                           files=[("files", ("c.png", png(300, 300), "image/png")),
-                                  ("files", ("d.png", png(300, 300), "image/png"))]).json()
+    enrolled = client.post(
+        f"/people/{person}/samples",
+        headers={"X-API-Key": keys["admin"]},
+        files=[("files", ("c.png", png(300, 300), "image/png")), ("files", ("d.png", png(300, 300), "image/png"))],
+    ).json()
     assert "no face" in enrolled["results"][0]["reasons"][0]  # decoded and looked at
     assert "more than this request has left" in enrolled["results"][1]["reasons"][0]  # refused before decoding
 
@@ -144,8 +152,9 @@ def test_heavy_work_is_bounded_with_a_clear_503(small: tuple[TestClient, dict[st
     client.app.state.service.work = limit
     with limit.slot():  # one request at work
         started = time.monotonic()
-        answer = client.post("/identify", files={"image": ("a.png", png(64, 64), "image/png")},
-                             headers={"X-API-Key": keys["gate"]})
+        answer = client.post(
+            "/identify", files={"image": ("a.png", png(64, 64), "image/png")}, headers={"X-API-Key": keys["gate"]}
+        )
         assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
         assert "no slot came free within 0.3 s" in answer.json()["detail"] and time.monotonic() - started < 3
         waiting = threading.Thread(target=take_a_slot, args=(limit, "no slot came free"))
@@ -153,5 +162,9 @@ def test_heavy_work_is_bounded_with_a_clear_503(small: tuple[TestClient, dict[st
         time.sleep(0.05)
         take_a_slot(limit, "1 requests at work and 1 waiting")  # ...so a third is turned away at once
         waiting.join()
-    assert client.post("/identify", files={"image": ("a.png", png(64, 64), "image/png")},
-                       headers={"X-API-Key": keys["gate"]}).status_code == 200
+    assert (
+        client.post(
+            "/identify", files={"image": ("a.png", png(64, 64), "image/png")}, headers={"X-API-Key": keys["gate"]}
+        ).status_code
+        == 200
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service_fixtures import enrollable, postgres, upload  # noqa: F401  (fixtures)
+from service_fixtures import upload
 from test_imageio import png_header_claiming
 
 from facegate import FaceGate
@@ -49,42 +49,63 @@ def gate(request: pytest.FixtureRequest, fg: FaceGate, tmp_path_factory: pytest.
 def raw_multipart(files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
     """A multipart body of `files` fields with the file names exactly as given (UTF-8, nothing escaped)."""
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
-             f"Content-Type: image/jpeg\r\n\r\n".encode("utf-8", "surrogatepass") + data + b"\r\n"
-             for name, data in files]
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\n".encode("utf-8", "surrogatepass")
+        + data
+        + b"\r\n"
+        for name, data in files
+    ]
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 @pytest.mark.parametrize("big", [HUGE, BIG, -1, 0])
 def test_ids_out_of_range_are_a_4xx(gate: Gate, big: int) -> None:
     client = gate.client
-    answers = [client.get(f"/people/{big}"), client.patch(f"/people/{big}", json={"name": "x"}),
-               client.delete(f"/people/{big}"), client.get(f"/people/{big}/samples"),
-               client.post(f"/people/{big}/samples", files=[("files", ("a.jpg", b"x", "image/jpeg"))]),
-               client.get(f"/samples/{big}/thumbnail"), client.delete(f"/samples/{big}"),
-               client.delete(f"/keys/{big}"), client.get("/events", params={"person_id": big}),
-               client.get("/events", params={"offset": big or -1}),
-               client.post("/verify", data={"person_id": str(big)}, files={"image": ("a.jpg", b"x", "image/jpeg")})]
-    assert all(a.status_code in (404, 422) and "detail" in a.json() for a in answers), \
-        [(a.request.url, a.status_code, a.text[:200]) for a in answers if a.status_code not in (404, 422)]
+    answers = [
+        client.get(f"/people/{big}"),
+        client.patch(f"/people/{big}", json={"name": "x"}),
+        client.delete(f"/people/{big}"),
+        client.get(f"/people/{big}/samples"),
+        client.post(f"/people/{big}/samples", files=[("files", ("a.jpg", b"x", "image/jpeg"))]),
+        client.get(f"/samples/{big}/thumbnail"),
+        client.delete(f"/samples/{big}"),
+        client.delete(f"/keys/{big}"),
+        client.get("/events", params={"person_id": big}),
+        client.get("/events", params={"offset": big or -1}),
+        client.post("/verify", data={"person_id": str(big)}, files={"image": ("a.jpg", b"x", "image/jpeg")}),
+    ]
+    assert all(a.status_code in (404, 422) and "detail" in a.json() for a in answers), [
+        (a.request.url, a.status_code, a.text[:200]) for a in answers if a.status_code not in (404, 422)
+    ]
 
 
 def test_a_lone_surrogate_is_a_422_that_does_not_echo_it(gate: Gate) -> None:
     for body in (b'{"name": "\\ud800"}', b'{"name": "ok\\udfff"}', b'{"role": "gate", "name": "\\ud800"}'):
-        answer = gate.client.post("/people" if b"role" not in body else "/keys", content=body,
-                                  headers={"Content-Type": "application/json"})
+        answer = gate.client.post(
+            "/people" if b"role" not in body else "/keys", content=body, headers={"Content-Type": "application/json"}
+        )
         assert answer.status_code == 422 and "\\ud800" not in answer.text and "input" not in answer.text
         assert answer.json()["detail"][0]["loc"][:2] == ["body", "name"]
 
 
-@pytest.mark.parametrize("query", [{"since": "0001-01-01T00:00:00+05:00"}, {"until": "9999-12-31T23:59:59-05:00"},
-                                   {"since": "0000-01-01T00:00:00"}, {"since": "10000-01-01T00:00:00"}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"since": "0001-01-01T00:00:00+05:00"},
+        {"until": "9999-12-31T23:59:59-05:00"},
+        {"since": "0000-01-01T00:00:00"},
+        {"since": "10000-01-01T00:00:00"},
+    ],
+)
 def test_impossible_dates_are_a_422(gate: Gate, query: dict[str, str]) -> None:
     assert gate.client.get("/events", params=query).status_code == 422
 
 
-@pytest.mark.parametrize("name", ["nul\x00name", "two\r\nlines", "zero\u200bwidth", "evil\u202egpj.exe",
-                                  "bom\ufeff", "x" * 201, "   ", "tab\there"])
+@pytest.mark.parametrize(
+    "name",
+    ["nul\x00name", "two\r\nlines", "zero\u200bwidth", "evil\u202egpj.exe", "bom\ufeff", "x" * 201, "   ", "tab\there"],
+)
 def test_names_with_invisible_characters_or_too_long_are_refused(gate: Gate, name: str) -> None:
     client = gate.client
     created = client.post("/people", json={"name": name})
@@ -104,7 +125,8 @@ def test_names_are_stored_normalised(gate: Gate) -> None:
 
 
 def test_long_and_odd_file_names_are_mended_and_enrollment_is_per_photo(
-        gate: Gate, enrollable: dict[str, list[Path]], monkeypatch: pytest.MonkeyPatch) -> None:
+    gate: Gate, enrollable: dict[str, list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = gate.client
     person = client.post("/people", json={"name": f"files {uuid.uuid4().hex[:6]}"}).json()["id"]
     photos = enrollable["madonna"]
@@ -147,13 +169,19 @@ def test_an_unexpected_error_is_a_json_500_that_stays_inside_the_app(gate: Gate)
 
 
 def test_cli_refuses_a_long_key_name_in_one_line(gate: Gate) -> None:
-    done = subprocess.run([sys.executable, "-m", "facegate", "keys", "create", "--role", "gate", "--name", "k" * 250,
-                           "--db", gate.db], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "facegate", "keys", "create", "--role", "gate", "--name", "k" * 250, "--db", gate.db],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "at most 200 characters" in done.stderr
 
 
 def test_a_decompression_bomb_is_a_4xx(gate: Gate) -> None:
     bomb = png_header_claiming(50_000, 50_000)  # past Pillow's own guard, which now stays on
-    answer = gate.client.post("/identify", files={"image": ("bomb.png", bomb, "image/png")},
-                              headers={"X-API-Key": gate.keys["gate"]})
+    answer = gate.client.post(
+        "/identify", files={"image": ("bomb.png", bomb, "image/png")}, headers={"X-API-Key": gate.keys["gate"]}
+    )
     assert answer.status_code == 422 and "bomb.png" in answer.json()["detail"] and "exceeds the limit" in answer.text

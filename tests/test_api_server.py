@@ -12,17 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_fixtures import (  # noqa: F401
-    PER_PERSON,
-    Server,
-    enroll_all,
-    enrollable,
-    jpeg_variant,
-    postgres,
-    start_server,
-    upload,
-    wait_fitted,
-)
+from service_fixtures import PER_PERSON, Server, enroll_all, jpeg_variant, start_server, upload, wait_fitted
 from sqlalchemy import text
 
 from facegate.api.auth import create_key
@@ -39,7 +29,8 @@ def sqlite_server(tmp_path: Path) -> Iterator[tuple[Server, str, str]]:
 
 
 def test_sigkill_during_bulk_enrollment_keeps_every_acknowledged_sample(
-        sqlite_server: tuple[Server, str, str], enrollable: dict[str, list[Path]]) -> None:
+    sqlite_server: tuple[Server, str, str], enrollable: dict[str, list[Path]]
+) -> None:
     server, db, key = sqlite_server
     photos = [path for paths in enrollable.values() for path in paths]
     acknowledged: list[int] = []
@@ -81,8 +72,11 @@ def test_sigkill_during_bulk_enrollment_keeps_every_acknowledged_sample(
         restarted.stop()
 
 
-def test_twenty_clients_identifying_at_once_lose_no_events(postgres, enrollable: dict[str, list[Path]],  # noqa: F811
-                                                           tmp_path: Path) -> None:
+def test_twenty_clients_identifying_at_once_lose_no_events(
+    postgres,
+    enrollable: dict[str, list[Path]],
+    tmp_path: Path,
+) -> None:
     db = postgres.create_database("concurrency")
     gallery = open_gallery(db)
     admin = create_key(gallery, "admin", "lab")[0]

@@ -32,7 +32,13 @@ def test_detect_json_and_draw(val: dict[str, list[Path]], tmp_path: Path) -> Non
     result = facegate("detect", str(val["madonna"][0]), "--json", "--draw", str(drawn))
     assert result.returncode == 0, result.stderr
     faces = json.loads(result.stdout)["faces"]
-    assert len(faces) >= 1 and set(faces[0]["landmarks"]) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
+    assert len(faces) >= 1 and set(faces[0]["landmarks"]) == {
+        "left_eye",
+        "right_eye",
+        "nose",
+        "mouth_left",
+        "mouth_right",
+    }
     original = load_image(val["madonna"][0])
     picture = load_image(drawn)
     assert picture.shape == original.shape and not np.array_equal(picture, original)
@@ -87,8 +93,9 @@ def test_demo_identifies_every_val_photo() -> None:
     assert "accuracy: 25/25 = 100.0%" in result.stdout
 
 
-def test_bad_paths_are_one_line_each_before_any_work(val: dict[str, list[Path]], tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_paths_are_one_line_each_before_any_work(
+    val: dict[str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """What a new user typed wrong, each answered with one line naming the problem (issue 12, "also found")."""
     from facegate.cli import main
 
@@ -112,8 +119,9 @@ def test_bad_paths_are_one_line_each_before_any_work(val: dict[str, list[Path]],
             main(argv)
 
 
-def test_embed_names_faceless_photos_and_the_file_it_wrote(val: dict[str, list[Path]], tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_embed_names_faceless_photos_and_the_file_it_wrote(
+    val: dict[str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from PIL import Image
 
     from facegate.cli import main

@@ -11,8 +11,9 @@ from facegate import FaceGate
 from facegate.demo import run_demo
 
 
-def test_demo_names_every_val_photo_with_calibrated_probabilities(fg: FaceGate,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_names_every_val_photo_with_calibrated_probabilities(
+    fg: FaceGate, capsys: pytest.CaptureFixture[str]
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # SVC(probability=True) used to print a FutureWarning here
         assert run_demo(fg) == 0

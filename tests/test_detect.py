@@ -43,7 +43,7 @@ def test_landmarks_are_anatomically_placed(largest_faces: dict[Path, Face | None
     nose_x_between = (lm[:, 0, 0] < lm[:, 2, 0]) & (lm[:, 2, 0] < lm[:, 1, 0])
     assert nose_x_between.mean() >= 0.95
     for face in faces:  # every landmark inside (or at the edge of) its box
-        x1, y1, x2, y2 = face.box
+        x1, _y1, x2, _y2 = face.box
         pad = 0.1 * face.width
         assert np.all((face.landmarks[:, 0] > x1 - pad) & (face.landmarks[:, 0] < x2 + pad))
 
@@ -61,12 +61,12 @@ def test_min_face_filters_small_faces(fg: FaceGate, models: ModelFiles) -> None:
     photo = load_image(celebrity_photos(models, "val")[0])
     face = fg.detect(photo)[0]
     x1, y1, x2, y2 = (int(v) for v in face.box)
-    crop = photo[max(y1 - 20, 0):y2 + 20, max(x1 - 20, 0):x2 + 20]
+    crop = photo[max(y1 - 20, 0) : y2 + 20, max(x1 - 20, 0) : x2 + 20]
     canvas = np.full((480, 640, 3), 200, np.uint8)
     big = cv2.resize(crop, (240, int(240 * crop.shape[0] / crop.shape[1])))
     small = cv2.resize(crop, (50, int(50 * crop.shape[0] / crop.shape[1])))
-    canvas[20:20 + big.shape[0], 20:260] = big[: 460]
-    canvas[100:100 + small.shape[0], 450:500] = small
+    canvas[20 : 20 + big.shape[0], 20:260] = big[:460]
+    canvas[100 : 100 + small.shape[0], 450:500] = small
     assert len(FaceGate(min_face=20).detect(canvas)) == 2
     only_big = FaceGate(min_face=120).detect(canvas)
     assert len(only_big) == 1 and only_big[0].box[0] < 260

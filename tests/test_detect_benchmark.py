@@ -41,13 +41,16 @@ def test_readers_parse_the_real_annotation_files(shared_data: Path) -> None:
 def test_match_boxes_counts_hits_misses_false_positives_and_ignored_boxes() -> None:
     truth = np.array([[0, 0, 10, 10], [100, 100, 110, 110], [200, 200, 210, 210], [300, 300, 310, 310]], float)
     ignored = np.array([False, False, False, True])
-    detections = np.array([
-        [1, 1, 11, 11],  # hit on face 0
-        [0, 0, 10, 9],  # also on face 0, already taken: a false positive
-        [500, 500, 510, 510],  # nowhere: a false positive
-        [300, 300, 310, 311],  # on the ignored box: neither hit nor false positive
-        [200, 200, 204, 204],  # IoU 0.16 with face 2: too little at 0.5, enough at 0.1
-    ], float)
+    detections = np.array(
+        [
+            [1, 1, 11, 11],  # hit on face 0
+            [0, 0, 10, 9],  # also on face 0, already taken: a false positive
+            [500, 500, 510, 510],  # nowhere: a false positive
+            [300, 300, 310, 311],  # on the ignored box: neither hit nor false positive
+            [200, 200, 204, 204],  # IoU 0.16 with face 2: too little at 0.5, enough at 0.1
+        ],
+        float,
+    )
     assert match_boxes(truth, ignored, detections, 0.5) == Counts(hits=1, misses=2, false_positives=3)
     assert match_boxes(truth, ignored, detections, 0.1) == Counts(hits=2, misses=1, false_positives=2)
     assert match_boxes(truth, ignored, np.zeros((0, 4)), 0.5) == Counts(hits=0, misses=3, false_positives=0)
@@ -77,12 +80,14 @@ def test_mtcnn_min_face_20_finds_the_dlib_testing_faces(shared_data: Path, model
 
 
 def test_benchmark_detect_command_parses_its_options(tmp_path: Path) -> None:
-    args = build_parser().parse_args(["benchmark", "detect", "--data", str(tmp_path), "--min-faces", "40",
-                                      "--no-haar", "--runs", "1"])
+    args = build_parser().parse_args(
+        ["benchmark", "detect", "--data", str(tmp_path), "--min-faces", "40", "--no-haar", "--runs", "1"]
+    )
     assert args.handler is run_detect and args.min_faces == [40] and args.no_haar and args.runs == 1
 
 
-def test_benchmark_detect_without_its_data_is_one_clear_error(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_benchmark_detect_without_its_data_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["benchmark", "detect", "--data", str(tmp_path)]) == 2
     assert "no dlib_faces/training.xml; pass --data" in capsys.readouterr().err

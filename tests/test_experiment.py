@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from facegate.cli import main
-from facegate.experiments.embedding_cache import DatasetError, EmbeddingCache, LabelledFaces
+from facegate.experiments.embedding_cache import EmbeddingCache, LabelledFaces
 from facegate.experiments.openset_benchmark import lfw_background
 from facegate.experiments.stylise import STYLES, stylise_folder
 from facegate.match import UNKNOWN
@@ -68,8 +67,9 @@ def test_held_out_person_is_unknown_at_fpir_1_percent(faces, strangers, person: 
     and without the background; one photo either way is allowed."""
     train, val = faces
     enrolled = train.labels != person
-    identifier = OpenSetIdentifier(fpir=0.01).fit(train.embeddings[enrolled], train.labels[enrolled],
-                                                  background=strangers if with_background else None)
+    identifier = OpenSetIdentifier(fpir=0.01).fit(
+        train.embeddings[enrolled], train.labels[enrolled], background=strangers if with_background else None
+    )
     strangers = np.vstack([train.embeddings[~enrolled], val.embeddings[val.labels == person]])
     labels = [d.label for d in identifier.decide(strangers)]
     assert len(labels) - labels.count(UNKNOWN) <= 1
@@ -85,8 +85,26 @@ def _run(argv: list[str]) -> int:
 @pytest.mark.slow
 def test_experiment_command_writes_the_report(celebrity: Path, tmp_path: Path, faces) -> None:
     out = tmp_path / "report"
-    assert _run(["experiment", "--train", str(celebrity / "train"), "--val", str(celebrity / "val"),
-                 "--models", "lr,svc,stacked", "--folds", "3", "--repeats", "1", "--report", str(out)]) == 0
+    assert (
+        _run(
+            [
+                "experiment",
+                "--train",
+                str(celebrity / "train"),
+                "--val",
+                str(celebrity / "val"),
+                "--models",
+                "lr,svc,stacked",
+                "--folds",
+                "3",
+                "--repeats",
+                "1",
+                "--report",
+                str(out),
+            ]
+        )
+        == 0
+    )
     md = (out / "report.md").read_text()
     for heading in ("1. Accuracy", "2. Repeated", "3. Probability", "4. Calibration", "6. Open set"):
         assert heading in md

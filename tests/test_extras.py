@@ -23,16 +23,25 @@ def test_require_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> 
     assert isinstance(caught.value, ImportError) and caught.value.extra == "server"
 
 
-@pytest.mark.parametrize(("argv", "missing", "extra", "what"), [
-    (["serve"], "uvicorn", "server", "`facegate serve`"),
-    (["video", "in.mp4", "--out", "out.mp4", "--gallery", "faces"], "av", "video", "`facegate video`"),
-    (["index", "photos", "--out", "index"], "ray", "scale", "`facegate index`"),
-    (["experiment", "--scenario", "1", "--report", "out"], "matplotlib", "report", "`facegate experiment`"),
-    (["people", "--db", "postgresql://nobody@localhost/none"], "psycopg", "server", "a PostgreSQL gallery"),
-])
-def test_command_without_its_extra_says_what_to_install(argv: list[str], missing: str, extra: str, what: str,
-                                                         monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("argv", "missing", "extra", "what"),
+    [
+        (["serve"], "uvicorn", "server", "`facegate serve`"),
+        (["video", "in.mp4", "--out", "out.mp4", "--gallery", "faces"], "av", "video", "`facegate video`"),
+        (["index", "photos", "--out", "index"], "ray", "scale", "`facegate index`"),
+        (["experiment", "--scenario", "1", "--report", "out"], "matplotlib", "report", "`facegate experiment`"),
+        (["people", "--db", "postgresql://nobody@localhost/none"], "psycopg", "server", "a PostgreSQL gallery"),
+    ],
+)
+def test_command_without_its_extra_says_what_to_install(
+    argv: list[str],
+    missing: str,
+    extra: str,
+    what: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, missing, None)
     assert main(argv) == 2
@@ -40,28 +49,33 @@ def test_command_without_its_extra_says_what_to_install(argv: list[str], missing
     assert err == f"facegate: error: {what} needs the {extra} extra: pip install 'facegate[{extra}]'\n"
 
 
-@pytest.mark.parametrize(("module", "missing", "extra"), [
-    ("facegate.api.app", "fastapi", "server"),
-    ("facegate.video.writer", "av", "video"),
-    ("facegate.archive.index", "pyarrow", "scale"),
-    ("facegate.experiments.report", "matplotlib", "report"),
-])
-def test_library_module_without_its_extra_says_what_to_install(module: str, missing: str, extra: str,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("module", "missing", "extra"),
+    [
+        ("facegate.api.app", "fastapi", "server"),
+        ("facegate.video.writer", "av", "video"),
+        ("facegate.archive.index", "pyarrow", "scale"),
+        ("facegate.experiments.report", "matplotlib", "report"),
+    ],
+)
+def test_library_module_without_its_extra_says_what_to_install(
+    module: str, missing: str, extra: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delitem(sys.modules, module, raising=False)  # imported afresh below (restored afterwards)
     monkeypatch.setitem(sys.modules, missing, None)
     with pytest.raises(MissingExtraError, match=rf"needs the {extra} extra: pip install 'facegate\[{extra}\]'"):
         importlib.import_module(module)
 
 
-def test_vector_index_without_faiss_stays_exact_and_says_so(monkeypatch: pytest.MonkeyPatch,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_vector_index_without_faiss_stays_exact_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setitem(sys.modules, "faiss", None)
     vectors = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
     index = VectorIndex(dim=8, exact_limit=16)
     with caplog.at_level(logging.WARNING, logger="facegate"):
         for start in range(0, 40, 10):  # past the limit, and on growing further: one warning
-            index.add(np.arange(start, start + 10), vectors[start:start + 10])
+            index.add(np.arange(start, start + 10), vectors[start : start + 10])
     assert len(index) == 40 and not index.uses_faiss
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "pip install 'facegate[scale]'" in warnings[0] and "exactly" in warnings[0]

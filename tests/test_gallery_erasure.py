@@ -14,7 +14,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi.testclient import TestClient
-from service_fixtures import db_url, enrollable, postgres, start_server, upload, wait_fitted  # noqa: F401  (fixtures)
+from service_fixtures import start_server, upload, wait_fitted
 from sqlalchemy import create_engine, text
 
 from facegate import FaceGate
@@ -26,7 +26,7 @@ from facegate.gallery.database import MIGRATIONS
 
 
 @pytest.fixture
-def client(db_url: str, fg: FaceGate) -> Iterator[TestClient]:  # noqa: F811
+def client(db_url: str, fg: FaceGate) -> Iterator[TestClient]:
     """The service in process over an empty gallery of each kind, with an admin key."""
     key = create_key(open_gallery(db_url), "admin", "admin")[0]
     with TestClient(create_app(Settings(db=db_url), fg=fg)) as served:
@@ -34,8 +34,9 @@ def client(db_url: str, fg: FaceGate) -> Iterator[TestClient]:  # noqa: F811
         yield served
 
 
-def test_ids_are_never_reused_and_thumbnails_are_not_cached(client: TestClient, enrollable: dict[str, list[Path]]
-                                                            ) -> None:
+def test_ids_are_never_reused_and_thumbnails_are_not_cached(
+    client: TestClient, enrollable: dict[str, list[Path]]
+) -> None:
     gallery = client.app.state.service.gallery
     first = client.post("/people", json={"name": "first"}).json()["id"]
     gone = client.post("/people", json={"name": "gone"}).json()["id"]
@@ -63,13 +64,22 @@ def test_existing_sqlite_galleries_are_migrated_without_losing_rows(tmp_path: Pa
     with engine.begin() as connection:  # a gallery as the previous release left it
         config.attributes["connection"] = connection
         command.upgrade(config, "0002")
-        connection.execute(text("INSERT INTO people (id, name, created_at) VALUES (1, 'a', '2024-01-01'), "
-                                "(2, 'b', '2024-01-01')"))
-        connection.execute(text("INSERT INTO samples (id, person_id, embedding, thumbnail, sha256, box_x1, box_y1, "
-                                "box_x2, box_y2, detection_score, face_px, sharpness, faces_found, created_at) "
-                                "VALUES (1, 1, x'00', x'00', 'h1', 0, 0, 1, 1, 1, 100, 1, 1, '2024-01-01')"))
-        connection.execute(text("INSERT INTO events (time, gate, person_id, decision, score) "
-                                "VALUES ('2024-01-01', 'door', 3, 'match', 0.9)"))  # person 3 was deleted
+        connection.execute(
+            text("INSERT INTO people (id, name, created_at) VALUES (1, 'a', '2024-01-01'), (2, 'b', '2024-01-01')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO samples (id, person_id, embedding, thumbnail, sha256, box_x1, box_y1, "
+                "box_x2, box_y2, detection_score, face_px, sharpness, faces_found, created_at) "
+                "VALUES (1, 1, x'00', x'00', 'h1', 0, 0, 1, 1, 1, 100, 1, 1, '2024-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO events (time, gate, person_id, decision, score) "
+                "VALUES ('2024-01-01', 'door', 3, 'match', 0.9)"
+            )
+        )  # person 3 was deleted
     engine.dispose()
 
     gallery = open_gallery(str(path))
@@ -86,12 +96,16 @@ def test_existing_sqlite_galleries_are_migrated_without_losing_rows(tmp_path: Pa
 def _traces(files: list[Path], needles: dict[str, bytes]) -> set[str]:
     """Which needles have any 48-byte piece (every 24 bytes) somewhere in the files: thumbnails span pages."""
     data = b"".join(f.read_bytes() for f in files if f.exists())
-    return {name for name, needle in needles.items()
-            if any(needle[i:i + 48] in data for i in range(0, max(1, len(needle) - 47), 24))}
+    return {
+        name
+        for name, needle in needles.items()
+        if any(needle[i : i + 48] in data for i in range(0, max(1, len(needle) - 47), 24))
+    }
 
 
 def test_deleting_a_person_leaves_no_byte_of_them_in_the_sqlite_files(
-        enrollable: dict[str, list[Path]], tmp_path: Path) -> None:
+    enrollable: dict[str, list[Path]], tmp_path: Path
+) -> None:
     db = tmp_path / "gallery.db"
     key = create_key(open_gallery(str(db)), "admin", "lab")[0]
     server = start_server(str(db), tmp_path / "server.log")
@@ -100,19 +114,24 @@ def test_deleting_a_person_leaves_no_byte_of_them_in_the_sqlite_files(
         with server.client(key) as client:
             person = client.post("/people", json={"name": target}).json()["id"]
             other = client.post("/people", json={"name": "Stays"}).json()["id"]
-            assert client.post(f"/people/{person}/samples", files=[upload(p) for p in enrollable["madonna"]]
-                               ).json()["accepted"] == 4
+            assert (
+                client.post(f"/people/{person}/samples", files=[upload(p) for p in enrollable["madonna"]]).json()[
+                    "accepted"
+                ]
+                == 4
+            )
             client.post(f"/people/{other}/samples", files=[upload(enrollable["elton_john"][0])])
             wait_fitted(client)
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-                rows = conn.execute("SELECT id, embedding, thumbnail FROM samples WHERE person_id = ?",
-                                    (person,)).fetchall()
+                rows = conn.execute(
+                    "SELECT id, embedding, thumbnail FROM samples WHERE person_id = ?", (person,)
+                ).fetchall()
             conn.close()
             needles = {"name": target.encode()}
             for sample_id, embedding, thumbnail in rows:
                 needles[f"embedding {sample_id}"] = embedding
                 # from the scan header on: the tables before it are alike in every thumbnail
-                needles[f"thumbnail {sample_id}"] = thumbnail[thumbnail.index(b"\xff\xda"):]
+                needles[f"thumbnail {sample_id}"] = thumbnail[thumbnail.index(b"\xff\xda") :]
             files = [db, db.with_name(db.name + "-wal")]
             assert _traces(files, needles) == set(needles)  # the scan finds them while they are enrolled
             assert client.delete(f"/people/{person}").status_code == 204
@@ -122,7 +141,7 @@ def test_deleting_a_person_leaves_no_byte_of_them_in_the_sqlite_files(
         server.stop()
 
 
-def test_cli_deletes_and_renames_people(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+def test_cli_deletes_and_renames_people(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     gallery = open_gallery(db_url)
     ada = gallery.add_person("Ada")
     gallery.add_person("Grace")

@@ -57,10 +57,16 @@ def ray() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def reference(archive: Path, fg: FaceGate) -> dict[Key, dict[str, Any]]:
     """{(path, face): embedding, box and landmarks} from the plain single-process pipeline."""
-    return {(p.relative_to(archive).as_posix(), i): {"embedding": found.embedding, "box": found.face.box,
-                                                     "landmarks": found.face.landmarks.ravel()}
-            for p in sorted(archive.glob("*/*.jpg")) if p.parent.name != "broken"
-            for i, found in enumerate(fg.represent(p))}
+    return {
+        (p.relative_to(archive).as_posix(), i): {
+            "embedding": found.embedding,
+            "box": found.face.box,
+            "landmarks": found.face.landmarks.ravel(),
+        }
+        for p in sorted(archive.glob("*/*.jpg"))
+        if p.parent.name != "broken"
+        for i, found in enumerate(fg.represent(p))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +93,12 @@ def assert_same_faces(rows: dict[Key, dict[str, Any]], expected: dict[Key, dict[
 
 
 def test_one_and_two_workers_match_the_single_process_pipeline(
-        archive: Path, ray: None, reference: dict[Key, dict[str, Any]], two_workers: tuple[Path, IndexSummary],
-        tmp_path: Path) -> None:
+    archive: Path,
+    ray: None,
+    reference: dict[Key, dict[str, Any]],
+    two_workers: tuple[Path, IndexSummary],
+    tmp_path: Path,
+) -> None:
     one = index_archive(archive, ParquetStore(tmp_path / "one"), workers=1, progress=False)
     out, two = two_workers
     for summary in (one, two):
@@ -106,11 +116,12 @@ def test_one_and_two_workers_match_the_single_process_pipeline(
     assert rows_two.schema == rows_one.schema and rows_two.schema.field("embedding").type.list_size == 128
 
 
-def test_rerun_skips_and_a_partial_run_continues(archive: Path, ray: None, reference: dict[Key, dict[str, Any]],
-                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rerun_skips_and_a_partial_run_continues(
+    archive: Path, ray: None, reference: dict[Key, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, out = tmp_path / "photos", tmp_path / "index"
     shutil.copytree(archive, root)
-    later = sorted(p for p in root.glob("*/*.jpg") if p.parent.name != "broken")[PHOTOS // 2:]
+    later = sorted(p for p in root.glob("*/*.jpg") if p.parent.name != "broken")[PHOTOS // 2 :]
     moved = tmp_path / "later"
     for path in later:  # the first run sees half of the photos: as if it had stopped there
         (moved / path.parent.name).mkdir(parents=True, exist_ok=True)
@@ -133,8 +144,8 @@ def test_rerun_skips_and_a_partial_run_continues(archive: Path, ray: None, refer
 
 
 def test_db_holds_the_same_rows_and_replaces_a_changed_photo(
-        archive: Path, ray: None, two_workers: tuple[Path, IndexSummary], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    archive: Path, ray: None, two_workers: tuple[Path, IndexSummary], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root, url = tmp_path / "photos", f"sqlite:///{tmp_path / 'gallery.db'}"
     shutil.copytree(archive, root)
     assert main(["index", str(root), "--db", url, "--workers", "2", "--batch-size", "4"]) == 0
@@ -168,7 +179,9 @@ def test_a_photo_that_breaks_the_detector_or_is_gone_becomes_a_failure_row(archi
     photo = sorted(archive.glob("*/*.jpg"))[0].relative_to(archive).as_posix()
     rows = embed_photos(fussy, archive, [photo, "blank.png", "gone.jpg"]).to_pylist()
     assert [(r["path"], r["status"]) for r in rows if r["status"] != "ok"] == [
-        ("blank.png", "error"), ("gone.jpg", "read_error")]
+        ("blank.png", "error"),
+        ("gone.jpg", "read_error"),
+    ]
     assert {r["path"] for r in rows if r["status"] == "ok"} == {photo}
     failed = {r["path"]: r for r in rows if r["status"] != "ok"}
     assert failed["blank.png"]["error"] == "RuntimeError: cannot cope" and failed["blank.png"]["sha256"]
@@ -190,26 +203,32 @@ def test_open_gallery_adds_the_index_table_to_an_existing_database(tmp_path: Pat
     assert [p.name for p in gallery.people()] == ["Ada"]
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", "missing: not a folder"),
-    ("empty", "empty: no photos found"),
-    ("out-is-a-file", "not a folder (--out names a Parquet dataset folder)"),
-    ("foreign-parquet", "part-0.parquet: not a part of a facegate index"),
-    ("workers", "--workers and --batch-size must be at least 1"),
-])
-def test_bad_input_is_one_error_line(case: str, message: str, archive: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "missing: not a folder"),
+        ("empty", "empty: no photos found"),
+        ("out-is-a-file", "not a folder (--out names a Parquet dataset folder)"),
+        ("foreign-parquet", "part-0.parquet: not a part of a facegate index"),
+        ("workers", "--workers and --batch-size must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_error_line(
+    case: str, message: str, archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no photos here")
     (tmp_path / "file").write_text("")
     (tmp_path / "foreign").mkdir()
     pq.write_table(pa.table({"path": [1, 2]}), tmp_path / "foreign" / "part-0.parquet")
     photos, out = str(archive), str(tmp_path / "index")
-    argv = {"missing": [str(tmp_path / "missing"), "--out", out],
-            "empty": [str(tmp_path / "empty"), "--out", out],
-            "out-is-a-file": [photos, "--out", str(tmp_path / "file")],
-            "foreign-parquet": [photos, "--out", str(tmp_path / "foreign")],
-            "workers": [photos, "--out", out, "--workers", "0"]}[case]
+    argv = {
+        "missing": [str(tmp_path / "missing"), "--out", out],
+        "empty": [str(tmp_path / "empty"), "--out", out],
+        "out-is-a-file": [photos, "--out", str(tmp_path / "file")],
+        "foreign-parquet": [photos, "--out", str(tmp_path / "foreign")],
+        "workers": [photos, "--out", out, "--workers", "0"],
+    }[case]
     assert main(["index", *argv]) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("facegate: error: ") and message in captured.err

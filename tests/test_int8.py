@@ -76,27 +76,35 @@ def test_the_check_on_this_cpu_is_recorded_once(int8: FaceGate, models: ModelFil
     assert "avx2" in cpu.instruction_sets() or not cpu.instruction_sets()  # x86 CI machines all have AVX2
 
 
-def test_int8_that_is_off_on_this_cpu_falls_back_to_fp32_and_says_why(int8: FaceGate, models: ModelFiles,
-                                                                      monkeypatch: pytest.MonkeyPatch,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_int8_that_is_off_on_this_cpu_falls_back_to_fp32_and_says_why(
+    int8: FaceGate, models: ModelFiles, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(facenet_int8, "MAX_DISTANCE_GAP", 0.0)
     with caplog.at_level(logging.WARNING, logger="facegate"):
         assert facenet_for_precision(models, "int8") == models.facenet
     assert "int8 FaceNet is off on this CPU" in caplog.text and "using fp32 instead" in caplog.text
 
 
-@pytest.mark.parametrize(("flags", "saturates"), [
-    (("avx2",), True), (("avx2", "avx512f"), True), (("avx2", "avx512f", "avx512_vnni"), False),
-    (("avx2", "avx_vnni"), False), ((), False),
-])
-def test_cpus_whose_int8_kernels_saturate(flags: tuple[str, ...], saturates: bool,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("flags", "saturates"),
+    [
+        (("avx2",), True),
+        (("avx2", "avx512f"), True),
+        (("avx2", "avx512f", "avx512_vnni"), False),
+        (("avx2", "avx_vnni"), False),
+        ((), False),
+    ],
+)
+def test_cpus_whose_int8_kernels_saturate(
+    flags: tuple[str, ...], saturates: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(cpu, "instruction_sets", lambda: flags)
     assert cpu.int8_saturates() is saturates
 
 
-def test_exact_int8_products_hold_the_bar_too(int8: FaceGate, fg: FaceGate, models: ModelFiles,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exact_int8_products_hold_the_bar_too(
+    int8: FaceGate, fg: FaceGate, models: ModelFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What an AVX2-only CPU runs (u8×u8 products), forced here: the same model stays within 0.02 of fp32."""
     monkeypatch.setattr(onnx_session, "int8_saturates", lambda: True)
     exact = Embedder(models.facenet_int8)

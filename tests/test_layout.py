@@ -36,14 +36,18 @@ def test_no_module_outside_the_cli_imports_it() -> None:
 def test_the_domain_packages_never_import_the_web_layer() -> None:
     domain = [p for p in PACKAGE.rglob("*.py") if not {PACKAGE / "cli", PACKAGE / "api"} & set(p.parents)]
     assert len(domain) > 40
-    offenders = [str(p.relative_to(PACKAGE)) for p in domain
-                 if any(n.startswith(("facegate.api", "fastapi", "uvicorn")) for n in imported_modules(p))]
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in domain
+        if any(n.startswith(("facegate.api", "fastapi", "uvicorn")) for n in imported_modules(p))
+    ]
     assert offenders == []
 
 
 def test_help_imports_no_heavy_stage() -> None:
-    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "facegate", "--help"], capture_output=True,
-                         text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "facegate", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0 and "usage: facegate" in run.stdout
     loaded = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
     assert "facegate.cli" in loaded

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from facegate.cli import main
 from facegate.detect.base import Face
 from facegate.experiments import lfw_benchmark as bench
-from facegate.cli import main
 from facegate.experiments.feature_cache import (
     FEATURES_VERSION,
     FeatureCache,
@@ -166,7 +165,7 @@ def test_centre_box_is_where_mtcnn_finds_the_subject(fold1) -> None:
 @needs_lfw
 @pytest.mark.slow
 def test_fresh_cache_computes_then_hits_with_identical_embeddings(fold1, tmp_path: Path) -> None:
-    pairs, _, embedder = fold1
+    pairs, _, _embedder = fold1
     faceless = tmp_path / "faceless.jpg"  # no face to find: must fall back to the centre box, not be dropped
     Image.new("RGB", (250, 250), (128, 128, 128)).save(faceless)
     sample = [faceless, *bench.unique_files(pairs)[:23]]
@@ -186,8 +185,7 @@ def test_fresh_cache_computes_then_hits_with_identical_embeddings(fold1, tmp_pat
 @needs_lfw
 @pytest.mark.slow
 def test_benchmark_command_writes_report_and_plot(fold1, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["benchmark", "lfw", "--fold", "1", "--variants", "warp", "--no-devtrain",
-                 "--out", str(tmp_path)]) == 0
+    assert main(["benchmark", "lfw", "--fold", "1", "--variants", "warp", "--no-devtrain", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "lfw.md").read_text()
     assert "MTCNN + warp (default)" in text and "99.38%" in text and "fold 1 only" in text
     assert (tmp_path / "lfw_roc.png").read_bytes()[:4] == b"\x89PNG"

@@ -42,8 +42,15 @@ def test_uninformative_logits_get_a_high_temperature_and_near_uniform_probabilit
 
 
 def test_most_probable_class_is_svc_predict() -> None:
-    X, y = make_classification(n_samples=150, n_features=10, n_informative=6, n_classes=5, n_clusters_per_class=1,
-                               class_sep=0.8, random_state=0)
+    X, y = make_classification(
+        n_samples=150,
+        n_features=10,
+        n_informative=6,
+        n_classes=5,
+        n_clusters_per_class=1,
+        class_sep=0.8,
+        random_state=0,
+    )
     scaled = TemperatureScaledClassifier(SVC(kernel="linear", break_ties=True), random_state=0).fit(X, y)
     plain = SVC(kernel="linear", break_ties=True).fit(X, y)
     assert np.array_equal(scaled.predict(X), plain.predict(X))

@@ -28,7 +28,9 @@ def _gallery(people: int = 5, per_person: int = 12, spread: float = 0.25, seed: 
     """Unit 128-d embeddings: one tight cluster per person around a random centre."""
     rng = np.random.default_rng(seed)
     centres = _unit(rng.normal(size=(people, 128)))
-    X = _unit(np.repeat(centres, per_person, axis=0) + spread * rng.normal(size=(people * per_person, 128)) / np.sqrt(128))
+    X = _unit(
+        np.repeat(centres, per_person, axis=0) + spread * rng.normal(size=(people * per_person, 128)) / np.sqrt(128)
+    )
     y = np.repeat([f"p{i}" for i in range(people)], per_person)
     return X, y, centres
 
@@ -154,7 +156,9 @@ def test_background_strangers_teach_calibration_about_look_alikes() -> None:
     def look_alikes(n: int) -> np.ndarray:
         """Strangers near enrolled people: each centre nudged towards a random direction."""
         base = centres[rng.integers(0, 5, n)]
-        return _unit(_unit(base + 0.9 * _unit(rng.normal(size=(n, 128)))) + 0.5 * rng.normal(size=(n, 128)) / np.sqrt(128))
+        return _unit(
+            _unit(base + 0.9 * _unit(rng.normal(size=(n, 128)))) + 0.5 * rng.normal(size=(n, 128)) / np.sqrt(128)
+        )
 
     plain = OpenSetIdentifier(LogisticRegression(C=100, max_iter=2000)).fit(X, y)
     informed = OpenSetIdentifier(LogisticRegression(C=100, max_iter=2000)).fit(X, y, background=look_alikes(2000))

@@ -45,16 +45,20 @@ def _svc() -> ClassifierMixin:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("model", "mean_probability"), [
-    (SuperLearnerClassifier(random_state=0), 1.0),  # all weight on GaussianNB, right on every held-out photo
-    (StackedEnsemble(random_state=0), 0.926),
-    (DeepSuperLearnerClassifier(random_state=0), 1.0),
-    (_svc(), 0.850),
-    (default_classifier(), 0.955),
-], ids=["super-learner", "stacked", "deep-super-learner", "svc", "open-set-default"])
-def test_defaults_fit_two_photos_per_person_and_name_every_val_photo(celebrity_embeddings: Embeddings,
-                                                                    model: ClassifierMixin,
-                                                                    mean_probability: float) -> None:
+@pytest.mark.parametrize(
+    ("model", "mean_probability"),
+    [
+        (SuperLearnerClassifier(random_state=0), 1.0),  # all weight on GaussianNB, right on every held-out photo
+        (StackedEnsemble(random_state=0), 0.926),
+        (DeepSuperLearnerClassifier(random_state=0), 1.0),
+        (_svc(), 0.850),
+        (default_classifier(), 0.955),
+    ],
+    ids=["super-learner", "stacked", "deep-super-learner", "svc", "open-set-default"],
+)
+def test_defaults_fit_two_photos_per_person_and_name_every_val_photo(
+    celebrity_embeddings: Embeddings, model: ClassifierMixin, mean_probability: float
+) -> None:
     X, y = first_photos(celebrity_embeddings, 2)
     X_val, y_val = celebrity_embeddings["val"]
     model.fit(X, y)
@@ -103,14 +107,17 @@ def test_one_photo_per_person(celebrity_embeddings: Embeddings) -> None:
 def lfw_strangers(fg: FaceGate, shared_data: Path) -> np.ndarray:
     """Embeddings of the first photo of every 20th LFW person whose name is none of the 5 celebrities'."""
     people = sorted(d for d in (shared_data / "lfw" / "images_deepfunneled").iterdir() if d.is_dir())[::20]
-    photos = strangers([sorted(d.glob("*.jpg"))[0] for d in people], ["ben_afflek", "elton_john", "jerry_seinfeld",
-                                                                      "madonna", "mindy_kaling"])
+    photos = strangers(
+        [sorted(d.glob("*.jpg"))[0] for d in people],
+        ["ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling"],
+    )
     found = [fg.represent(p) for p in photos]
     return np.asarray([f[0].embedding for f in found if f], np.float64)
 
 
-def test_product_identifier_is_confident_on_val_photos_and_not_on_strangers(celebrity_embeddings: Embeddings,
-                                                                            lfw_strangers: np.ndarray) -> None:
+def test_product_identifier_is_confident_on_val_photos_and_not_on_strangers(
+    celebrity_embeddings: Embeddings, lfw_strangers: np.ndarray
+) -> None:
     """What `facegate demo` and the gallery fit: the val photos' own person gets 0.995 on average (0.966 before
     temperature scaling), strangers' candidates about 0.53 (0.43 before), and 2 of 288 strangers are named at the
     default operating point, FPIR 1e-3 (6 at 1e-2: the distance check decides; a 5-person gallery's calibration

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.optimize import OptimizeResult
@@ -37,13 +39,24 @@ SMALL = [("lr", LogisticRegression(max_iter=500)), ("bayes", GaussianNB())]
 
 
 def _task(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    return make_classification(n_samples=n, n_features=12, n_informative=6, n_classes=3, n_clusters_per_class=1,
-                               class_sep=1.0, random_state=seed)
+    return make_classification(
+        n_samples=n,
+        n_features=12,
+        n_informative=6,
+        n_classes=3,
+        n_clusters_per_class=1,
+        class_sep=1.0,
+        random_state=seed,
+    )
 
 
 def _quick_learners() -> list:
-    return [("lr", LogisticRegression(max_iter=500)), ("bayes", GaussianNB()),
-            ("knn", KNeighborsClassifier(15)), ("cart", DecisionTreeClassifier(max_depth=4, random_state=0))]
+    return [
+        ("lr", LogisticRegression(max_iter=500)),
+        ("bayes", GaussianNB()),
+        ("knn", KNeighborsClassifier(15)),
+        ("cart", DecisionTreeClassifier(max_depth=4, random_state=0)),
+    ]
 
 
 @pytest.mark.parametrize("method", ["slsqp", "nnls", "discrete"])
@@ -73,8 +86,10 @@ def test_learner_on_random_features_gets_no_weight(method: str) -> None:
     def on(columns: list[int], model) -> object:
         return make_pipeline(ColumnTransformer([("keep", "passthrough", columns)]), model)
 
-    learners = [("signal", on(signal_cols, LogisticRegression(max_iter=500))),
-                ("noise", on(noise_cols, LogisticRegression(max_iter=500)))]
+    learners = [
+        ("signal", on(signal_cols, LogisticRegression(max_iter=500))),
+        ("noise", on(noise_cols, LogisticRegression(max_iter=500))),
+    ]
     sl = SuperLearnerClassifier(learners, method=method, random_state=0).fit(data, y)
     assert sl.weights_[1] < 0.02
     assert sl.cv_loss_[1] > sl.cv_loss_[0]
@@ -94,7 +109,7 @@ def test_deep_super_learner_stops_when_loss_stops_improving() -> None:
     assert 1 <= dsl.n_layers_ <= 4
     assert len(dsl.layer_loss_) in (dsl.n_layers_, dsl.n_layers_ + 1)
     kept = dsl.layer_loss_[: dsl.n_layers_]
-    assert all(b < a for a, b in zip(kept, kept[1:]))
+    assert all(b < a for a, b in itertools.pairwise(kept))
     if len(dsl.layer_loss_) > dsl.n_layers_:
         assert dsl.layer_loss_[-1] > kept[-1] - dsl.tol
     proba = dsl.predict_proba(X)
@@ -104,7 +119,10 @@ def test_deep_super_learner_stops_when_loss_stops_improving() -> None:
 def test_ensembles_work_inside_cross_val_score_with_string_labels() -> None:
     X, y = _task(n=150)
     names = np.array(["ann", "bob", "cy"])[y]
-    for model in (SuperLearnerClassifier(SMALL, folds=3, random_state=0), StackedEnsemble(SMALL, folds=3, random_state=0)):
+    for model in (
+        SuperLearnerClassifier(SMALL, folds=3, random_state=0),
+        StackedEnsemble(SMALL, folds=3, random_state=0),
+    ):
         scores = cross_val_score(model, X, names, cv=3)
         assert scores.mean() > 0.7
         assert set(model.fit(X, names).predict(X)) <= set(names)
@@ -116,23 +134,27 @@ def test_unknown_method_is_refused() -> None:
         SuperLearnerClassifier(SMALL, method="mean").fit(X, y)
 
 
-@parametrize_with_checks([
-    SuperLearnerClassifier(SMALL, folds=3),
-    SuperLearnerClassifier(SMALL, folds=3, method="nnls"),
-    DeepSuperLearnerClassifier(SMALL, folds=3, max_layers=2),
-    StackedEnsemble(SMALL, folds=3),
-])
+@parametrize_with_checks(
+    [
+        SuperLearnerClassifier(SMALL, folds=3),
+        SuperLearnerClassifier(SMALL, folds=3, method="nnls"),
+        DeepSuperLearnerClassifier(SMALL, folds=3, max_layers=2),
+        StackedEnsemble(SMALL, folds=3),
+    ]
+)
 def test_scikit_learn_estimator_checks(estimator, check) -> None:
     check(estimator)
 
 
 @pytest.mark.slow
-@parametrize_with_checks([
-    SuperLearnerClassifier(),
-    StackedEnsemble(),
-    study_learners(0, ("svc",))[0][1],
-    default_classifier(),
-])
+@parametrize_with_checks(
+    [
+        SuperLearnerClassifier(),
+        StackedEnsemble(),
+        study_learners(0, ("svc",))[0][1],
+        default_classifier(),
+    ]
+)
 def test_default_ensembles_and_scaled_learners_pass_scikit_learn_checks(estimator, check) -> None:
     """All nine study learners in the Super Learner (about 45 s of the checks on 2 cores), the study's five in the
     stack, the temperature-scaled SVC and the open-set default (temperature-scaled logistic regression)."""

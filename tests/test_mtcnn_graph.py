@@ -13,8 +13,13 @@ RNG = np.random.default_rng(7)
 
 def run(net: _Net, output: str, x: np.ndarray) -> np.ndarray:
     """Run the nodes `net` built on input "x" and return `output`."""
-    graph = helper.make_graph(net.nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
-                              [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)], net.inits)
+    graph = helper.make_graph(
+        net.nodes,
+        "t",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+        net.inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

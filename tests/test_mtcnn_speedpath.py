@@ -29,8 +29,9 @@ def photos(models: ModelFiles) -> list[np.ndarray]:
     return [load_image(p) for p in paths[::9]]
 
 
-def test_pnet_proposals_land_on_the_face_in_image_coordinates(detector: MTCNNDetector,
-                                                              photos: list[np.ndarray]) -> None:
+def test_pnet_proposals_land_on_the_face_in_image_coordinates(
+    detector: MTCNNDetector, photos: list[np.ndarray]
+) -> None:
     for image in photos:
         face = np.asarray([detector.detect(image)[0].box], np.float32)
         proposals = detector._stage1(image)
@@ -43,10 +44,10 @@ def test_face_flush_against_the_image_edge_is_found(detector: MTCNNDetector, pho
     """A face touching the image's top-left corner sits on the edge of every pyramid level."""
     image = photos[0]
     x1, y1, x2, y2 = detector.detect(image)[0].box
-    cropped = np.ascontiguousarray(image[int(y1):, int(x1):])
+    cropped = np.ascontiguousarray(image[int(y1) :, int(x1) :])
     faces = detector.detect(cropped)
     assert faces, "no face found once it touches the corner"
-    fx1, fy1, fx2, fy2 = faces[0].box
+    fx1, fy1, fx2, _fy2 = faces[0].box
     assert fx1 < 0.15 * (x2 - x1) and fy1 < 0.15 * (y2 - y1)
     assert 0.7 < (fx2 - fx1) / (x2 - x1) < 1.3
 
@@ -69,11 +70,15 @@ def test_group_photo_keeps_every_face(detector: MTCNNDetector, shared_data: Path
     assert all(f.landmarks is not None and f.landmarks.shape == (5, 2) for f in faces)
 
 
-def test_cascaded_pyramid_finds_what_resizing_the_full_image_finds(detector: MTCNNDetector, photos: list[np.ndarray],
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cascaded_pyramid_finds_what_resizing_the_full_image_finds(
+    detector: MTCNNDetector, photos: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
     cascaded = [detector.detect(image) for image in photos]
-    monkeypatch.setattr(mtcnn, "pyramid_levels", lambda image, sizes: [
-        cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) for h, w in sizes.tolist()])
+    monkeypatch.setattr(
+        mtcnn,
+        "pyramid_levels",
+        lambda image, sizes: [cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) for h, w in sizes.tolist()],
+    )
     direct = [detector.detect(image) for image in photos]
     for ours, reference in zip(cascaded, direct):
         assert len(ours) == len(reference) >= 1
@@ -83,8 +88,9 @@ def test_cascaded_pyramid_finds_what_resizing_the_full_image_finds(detector: MTC
 
 
 @pytest.mark.parametrize("shape, searched", [((1080, 1920), 20.0), ((2160, 3840), 24.4), ((7360, 4912), 51.0)])
-def test_huge_photos_search_for_bigger_faces_so_pnet_memory_stays_bounded(shape: tuple[int, int],
-                                                                          searched: float) -> None:
+def test_huge_photos_search_for_bigger_faces_so_pnet_memory_stays_bounded(
+    shape: tuple[int, int], searched: float
+) -> None:
     h, w = shape
     assert mtcnn.searched_min_face(h, w, 20) == pytest.approx(searched, abs=0.1)
     largest = pyramid_sizes(h, w, pyramid_scales(h, w, 20, 0.709))[0]

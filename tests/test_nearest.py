@@ -8,9 +8,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from facegate.match.decision import UNKNOWN
+from facegate.match.nearest import NearestNeighbourIdentifier, calibrate_threshold, pairwise_distances
 from facegate.match.operating_point import prior_distance
-from facegate.match.nearest import (NearestNeighbourIdentifier, calibrate_threshold,
-                                    pairwise_distances)
 
 
 def unit(*values: float) -> np.ndarray:

@@ -26,8 +26,12 @@ needs_lfw = pytest.mark.skipif(configured_lfw() is None, reason="LFW is not set 
 
 
 def test_fnir_at_fpir_counts_wrong_candidates_and_scores_over_the_threshold() -> None:
-    probes = Probes(np.array(["a", "a", "b", "b"]), np.array(["a", "a", "b", "c"]), np.array([0.1, 0.5, 0.2, 0.1]),
-                    np.arange(100) / 100 + 0.3)  # impostor scores 0.30 ... 1.29
+    probes = Probes(
+        np.array(["a", "a", "b", "b"]),
+        np.array(["a", "a", "b", "c"]),
+        np.array([0.1, 0.5, 0.2, 0.1]),
+        np.arange(100) / 100 + 0.3,
+    )  # impostor scores 0.30 ... 1.29
     assert probes.rank1 == 0.75
     assert probes.threshold(0.01) < 0.31 and probes.threshold(0.01) >= 0.30  # one impostor of 100 may pass
     assert probes.fnir(0.01) == 0.5  # "c" named "b" misses, 0.5 is over the threshold
@@ -37,8 +41,12 @@ def test_fnir_at_fpir_counts_wrong_candidates_and_scores_over_the_threshold() ->
 
 
 def test_shipped_row_measures_what_the_identifier_answered() -> None:
-    genuine = Answers(np.array(["a", "b", "a", "b"]), np.array(["a", UNKNOWN, "a", "b"]),
-                      np.array([0.9, 0.8, 0.6, 0.95]), np.array(["a", "b", "b", "b"]))
+    genuine = Answers(
+        np.array(["a", "b", "a", "b"]),
+        np.array(["a", UNKNOWN, "a", "b"]),
+        np.array([0.9, 0.8, 0.6, 0.95]),
+        np.array(["a", "b", "b", "b"]),
+    )
     named_one = Answers(np.array(["a", "b"]), np.array(["a", UNKNOWN]), np.array([0.5, 0.3]), np.full(2, UNKNOWN))
     row = ShippedRow(Shipped("x", 5, 0.01, gate(0.01)), OpenSetIdentifier(fpir=0.01), genuine, named_one)
     assert row.rank1 == 0.75  # the third probe's candidate is wrong
@@ -64,8 +72,9 @@ def _clusters(photos: int, seed: int = 0) -> Embedded:
 
     gallery, labels = around(photos)
     genuine, genuine_labels = around(4)
-    return Embedded(gallery, labels, genuine, genuine_labels, unit(rng.normal(size=(40, 128))),
-                    unit(rng.normal(size=(100, 128))))
+    return Embedded(
+        gallery, labels, genuine, genuine_labels, unit(rng.normal(size=(40, 128))), unit(rng.normal(size=(100, 128)))
+    )
 
 
 def test_gate_rows_fit_what_the_gate_fits() -> None:
@@ -99,8 +108,11 @@ def test_protocol_keeps_gallery_probes_impostors_and_background_apart() -> None:
 
 def _rows(text: str) -> dict[str, list[str]]:
     """The report's table rows by their first cell (every row title names the photos enrolled)."""
-    return {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:] for line in text.splitlines()
-            if line.startswith("| ") and "photo" in line}
+    return {
+        line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:]
+        for line in text.splitlines()
+        if line.startswith("| ") and "photo" in line
+    }
 
 
 def _percent(cell: str) -> float:
@@ -114,8 +126,23 @@ def test_benchmark_command_on_a_slice_scores_the_shipped_identifier_and_the_meth
     100%; no shipped identifier names a stranger; the gate with 5 photos at FPIR 0.1% misses 3 genuine probes
     (2.86%), with 1 photo 9 (8.57%); its ECE is 0.240 over all probes and 0.011 over the genuine ones; LR misses 1
     (0.95%) at FPIR 1%. The bars allow a probe or two more."""
-    assert main(["benchmark", "openset", "--gallery-people", "20", "--impostor-people", "200", "--threads", "1",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "openset",
+                "--gallery-people",
+                "20",
+                "--impostor-people",
+                "200",
+                "--threads",
+                "1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     text = (tmp_path / "openset.md").read_text()
     rows = _rows(text)
     assert len(rows) == 10 + 16  # shipped configurations + benchmark-only methods

@@ -51,8 +51,9 @@ def test_a_one_photo_gallery_keeps_the_operating_point(celebrity_embeddings: dic
         assert isinstance(several, OpenSetIdentifier) and several.distance_threshold_ <= prior_distance(fpir, 5)
 
 
-def test_a_look_alike_stranger_stays_unknown_at_the_default(models: ModelFiles, fg: FaceGate,
-                                                            shared_data: Path) -> None:
+def test_a_look_alike_stranger_stays_unknown_at_the_default(
+    models: ModelFiles, fg: FaceGate, shared_data: Path
+) -> None:
     """CompreFace's person A against a gallery where someone has one photo (it fell back to a fixed 0.95 before)."""
     samples = shared_data / "media" / "compreface_samples"
     enrolled = {**first_photos(models), "B": samples / "007_B.jpg"}
@@ -66,8 +67,9 @@ def test_a_look_alike_stranger_stays_unknown_at_the_default(models: ModelFiles, 
     assert sum(d.label == p for d, p in zip(named, val)) >= 3  # one photo each: most val photos still named
 
 
-def test_one_setting_moves_the_cli_verify_threshold(models: ModelFiles, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_setting_moves_the_cli_verify_threshold(
+    models: ModelFiles, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     a, b = (str(p) for p in celebrity_photos(models, "val")[:2])
     expected = {(): verify_threshold(1e-2), ("--fpir", "1e-4"): verify_threshold(1e-4), ("--threshold", "0.5"): 0.5}
     monkeypatch.setenv("FACEGATE_FPIR", "0.01")
@@ -80,23 +82,30 @@ def test_one_setting_moves_the_cli_verify_threshold(models: ModelFiles, monkeypa
         build_parser().parse_args(["verify", a, b, "--threshold", "-1"])
 
 
-def test_one_setting_moves_the_service_thresholds(fg: FaceGate, models: ModelFiles, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_setting_moves_the_service_thresholds(
+    fg: FaceGate, models: ModelFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FACEGATE_FPIR", "0.01")
     db = str(tmp_path / "g.db")
     key, _ = create_key(open_gallery(db), "gate")
     a, b = celebrity_photos(models, "val")[:2]
     with TestClient(create_app(Settings(db=db))) as client:
-        reply = client.post("/verify", headers={"X-API-Key": key},
-                            files=[("image", (a.name, a.read_bytes(), "image/jpeg")),
-                                   ("other", (b.name, b.read_bytes(), "image/jpeg"))])
+        reply = client.post(
+            "/verify",
+            headers={"X-API-Key": key},
+            files=[
+                ("image", (a.name, a.read_bytes(), "image/jpeg")),
+                ("other", (b.name, b.read_bytes(), "image/jpeg")),
+            ],
+        )
         assert reply.status_code == 200, reply.text
         assert reply.json()["threshold"] == pytest.approx(verify_threshold(1e-2), abs=1e-4)
         assert client.app.state.service.identifier.fpir == 0.01
 
 
-def test_one_setting_moves_the_video_threshold(models: ModelFiles, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_setting_moves_the_video_threshold(
+    models: ModelFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gallery = tmp_path / "gallery"
     gallery.mkdir()
     for person, photo in first_photos(models).items():
@@ -104,6 +113,7 @@ def test_one_setting_moves_the_video_threshold(models: ModelFiles, tmp_path: Pat
     argv = ["video", "in.mp4", "--out", "out.mp4", "--gallery", str(gallery)]
     monkeypatch.setenv("FACEGATE_FPIR", "0.01")
     assert _recognizer(build_parser().parse_args(argv)).identifier.distance_threshold_ == pytest.approx(
-        prior_distance(1e-2, 5))
+        prior_distance(1e-2, 5)
+    )
     fixed = _recognizer(build_parser().parse_args([*argv, "--threshold", "0.7"]))
     assert fixed.identifier.distance_threshold_ == 0.7

@@ -23,9 +23,9 @@ def python_block(after: str) -> str:
     return match.group(1)
 
 
-def test_the_gallery_example_enrolls_identifies_and_deletes(models: ModelFiles, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_gallery_example_enrolls_identifies_and_deletes(
+    models: ModelFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     madonna = [p for p in celebrity_photos(models, "train") if p.parent.name == "madonna"]
     (tmp_path / "ada").mkdir()
     for photo in madonna[:4]:

@@ -20,8 +20,7 @@ READS = r"(environ\.get|getenv)\(\s*[\"']FACEGATE_|environ\[[\"']FACEGATE_\w+[\"
 def test_every_variable_is_documented_and_nothing_else_reads_the_environment() -> None:
     documented = set(re.findall(r"^\| `(FACEGATE_[A-Z_]+)` \|", README.read_text(), re.MULTILINE))
     assert documented == {var for var, _, _ in settings.VARIABLES.values()}
-    readers = [str(p.relative_to(SOURCE)) for p in SOURCE.rglob("*.py")
-               if re.search(READS, p.read_text())]
+    readers = [str(p.relative_to(SOURCE)) for p in SOURCE.rglob("*.py") if re.search(READS, p.read_text())]
     assert readers == []  # only settings.py reads them, through VARIABLES (cli/common.py sets one from --lfw)
 
 
@@ -34,8 +33,9 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many", "1.5"])
-def test_a_bad_value_is_one_clear_error(value: str, models: ModelFiles, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_value_is_one_clear_error(
+    value: str, models: ModelFiles, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("FACEGATE_THREADS", value)
     with pytest.raises(settings.SettingsError, match="FACEGATE_THREADS"):
         settings.current()

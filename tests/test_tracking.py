@@ -53,8 +53,9 @@ def face_at(x: float, y: float, side: float = 80) -> Face:
     return Face(box=(x, y, x + side, y + side), score=0.99)
 
 
-def run(tracker: Tracker, frames: list[list[tuple[int, float, float]]],
-        cuts: frozenset[int] = frozenset()) -> list[list[Snapshot]]:
+def run(
+    tracker: Tracker, frames: list[list[tuple[int, float, float]]], cuts: frozenset[int] = frozenset()
+) -> list[list[Snapshot]]:
     """Feed frames of (person, x, y); return each face's track as it stood on that frame."""
     out = []
     for index, people in enumerate(frames):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_gallery import new_sample
 
 from facegate import FaceGate
 from facegate.cli import main
@@ -17,8 +18,6 @@ from facegate.gallery import open_gallery
 from facegate.gallery.search import GalleryVectorIndex
 from facegate.match.vector_index import VectorIndex, VectorIndexError
 from facegate.models import ModelFiles
-
-from test_gallery import new_sample
 
 EXACT, FAISS = 10**9, 0  # exact_limit values that keep an index exact, or put it on FAISS from the first vector
 
@@ -126,19 +125,22 @@ def test_switches_to_faiss_above_the_limit_and_back_below_half() -> None:
     assert not index.uses_faiss and len(index) == 50 and agrees()
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda i: i.add([1], np.zeros((1, 128))), "float32"),
-    (lambda i: i.add([1], np.zeros((1, 64), np.float32)), "N×128"),
-    (lambda i: i.add([1], np.zeros(128, np.float32)), "N×128"),
-    (lambda i: i.add([1], np.full((1, 128), np.nan, np.float32)), "NaN"),
-    (lambda i: i.add([1.0], np.zeros((1, 128), np.float32)), "integers"),
-    (lambda i: i.add([-1], np.zeros((1, 128), np.float32)), "non-negative"),
-    (lambda i: i.add([1, 1], np.zeros((2, 128), np.float32)), "repeat"),
-    (lambda i: i.add([1, 2], np.zeros((1, 128), np.float32)), "2 ids for 1 vectors"),
-    (lambda i: i.search(np.zeros((1, 128), np.float32), 0), "positive"),
-    (lambda i: i.search(np.zeros((1, 128), np.float32), 1.5), "positive"),
-    (lambda i: i.search(np.zeros((1, 127), np.float32), 1), "queries must be an N×128"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda i: i.add([1], np.zeros((1, 128))), "float32"),
+        (lambda i: i.add([1], np.zeros((1, 64), np.float32)), "N×128"),
+        (lambda i: i.add([1], np.zeros(128, np.float32)), "N×128"),
+        (lambda i: i.add([1], np.full((1, 128), np.nan, np.float32)), "NaN"),
+        (lambda i: i.add([1.0], np.zeros((1, 128), np.float32)), "integers"),
+        (lambda i: i.add([-1], np.zeros((1, 128), np.float32)), "non-negative"),
+        (lambda i: i.add([1, 1], np.zeros((2, 128), np.float32)), "repeat"),
+        (lambda i: i.add([1, 2], np.zeros((1, 128), np.float32)), "2 ids for 1 vectors"),
+        (lambda i: i.search(np.zeros((1, 128), np.float32), 0), "positive"),
+        (lambda i: i.search(np.zeros((1, 128), np.float32), 1.5), "positive"),
+        (lambda i: i.search(np.zeros((1, 127), np.float32), 1), "queries must be an N×128"),
+    ],
+)
 def test_bad_input_is_a_clear_error(call, message: str) -> None:
     index = VectorIndex()
     with pytest.raises(VectorIndexError, match=message) as caught:
@@ -177,8 +179,9 @@ def test_gallery_index_follows_adds_and_deletes(limit: int, tmp_path: Path, monk
     assert top(0) == [] and len(index.index) == 0 and index.revision == gallery.revision()
 
 
-def test_search_command_names_the_right_person(models: ModelFiles, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_command_names_the_right_person(
+    models: ModelFiles, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     photos = tmp_path / "people"
     for person in ("ben_afflek", "madonna", "mindy_kaling"):
         (photos / person).mkdir(parents=True)
@@ -202,8 +205,9 @@ def test_search_command_names_the_right_person(models: ModelFiles, tmp_path: Pat
     assert "1 face(s)" in text and "1. madonna (" in text and "same person" in text
 
 
-def test_search_finds_a_person_in_an_archive_index(models: ModelFiles, fg: FaceGate, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_finds_a_person_in_an_archive_index(
+    models: ModelFiles, fg: FaceGate, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`facegate search --index`: the archive's photos of the probe's person come first (Parquet index written
     by the indexer's own row code, without starting Ray)."""
     from facegate.archive.rows import embed_photos

@@ -42,11 +42,21 @@ Shot = tuple[tuple[int, int, int], list[tuple[str, int, tuple[int, int, int], tu
 SHOTS: list[Shot] = [
     ((70, 90, 120), [("ben_afflek", 0, (40, 120, 220), (380, 150, 220))]),  # pan
     ((150, 120, 90), [("elton_john", 1, (230, 150, 150), (150, 70, 320))]),  # zoom in
-    ((60, 110, 70), [("jerry_seinfeld", 0, (30, 40, 210), (60, 220, 210)),  # two people at once
-                     ("madonna", 1, (380, 240, 200), (400, 60, 230))]),
+    (
+        (60, 110, 70),
+        [
+            ("jerry_seinfeld", 0, (30, 40, 210), (60, 220, 210)),  # two people at once
+            ("madonna", 1, (380, 240, 200), (400, 60, 230)),
+        ],
+    ),
     ((110, 80, 120), [("mindy_kaling", 0, (60, 60, 180), (300, 200, 240))]),  # the stranger: pan + zoom
-    ((90, 90, 90), [("ben_afflek", 2, (380, 100, 240), (320, 160, 180)),  # two again, zooming apart
-                    ("elton_john", 3, (40, 200, 180), (60, 120, 250))]),
+    (
+        (90, 90, 90),
+        [
+            ("ben_afflek", 2, (380, 100, 240), (320, 160, 180)),  # two again, zooming apart
+            ("elton_john", 3, (40, 200, 180), (60, 120, 250)),
+        ],
+    ),
 ]
 FRAMES_PER_SHOT = 14
 
@@ -67,7 +77,7 @@ def build_video(path: Path, shots: list[Shot] = SHOTS) -> list[list[Placement]]:
             for (person, _, start, end), photo in zip(people, photos):
                 x, y, side = (round(a + (b - a) * t) for a, b in zip(start, end))
                 h = round(side * photo.shape[0] / photo.shape[1])
-                frame[y:y + h, x:x + side] = cv2.resize(photo, (side, h), interpolation=cv2.INTER_AREA)
+                frame[y : y + h, x : x + side] = cv2.resize(photo, (side, h), interpolation=cv2.INTER_AREA)
                 placed.append(Placement(person, (x, y, x + side, y + h)))
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
             truth.append(placed)
@@ -134,8 +144,7 @@ def one_photo_gallery(workdir: Path, gallery: tuple[FaceGate, FolderGallery]) ->
 
 
 @pytest.fixture(scope="session")
-def recognised(test_video: tuple[Path, list[list[Placement]]],
-               gallery: tuple[FaceGate, FolderGallery]) -> Recognised:
+def recognised(test_video: tuple[Path, list[list[Placement]]], gallery: tuple[FaceGate, FolderGallery]) -> Recognised:
     fg, found = gallery
     recognizer = VideoRecognizer(fg, NearestNeighbourIdentifier().fit(found.embeddings, found.labels))
     frames = [recognizer.process(index, rgb) for index, rgb in VideoFile(test_video[0])]
@@ -145,13 +154,15 @@ def recognised(test_video: tuple[Path, list[list[Placement]]],
 def faces_on(placement: Placement, found: list[LabelledFace]) -> list[LabelledFace]:
     """The recognised faces whose centre lies on the pasted photo."""
     x1, y1, x2, y2 = placement.box
-    return [f for f in found if x1 <= (f.face.box[0] + f.face.box[2]) / 2 <= x2
-            and y1 <= (f.face.box[1] + f.face.box[3]) / 2 <= y2]
+    return [
+        f
+        for f in found
+        if x1 <= (f.face.box[0] + f.face.box[2]) / 2 <= x2 and y1 <= (f.face.box[1] + f.face.box[3]) / 2 <= y2
+    ]
 
 
 @pytest.mark.slow
-def test_right_name_on_the_right_frames(test_video: tuple[Path, list[list[Placement]]],
-                                        recognised: Recognised) -> None:
+def test_right_name_on_the_right_frames(test_video: tuple[Path, list[list[Placement]]], recognised: Recognised) -> None:
     truth = test_video[1]
     assert len(recognised.frames) == len(truth)
     results = []
@@ -167,7 +178,8 @@ def test_right_name_on_the_right_frames(test_video: tuple[Path, list[list[Placem
 
 @pytest.mark.slow
 def test_no_identity_switch_no_flicker_and_the_stranger_stays_unknown(
-        test_video: tuple[Path, list[list[Placement]]], recognised: Recognised) -> None:
+    test_video: tuple[Path, list[list[Placement]]], recognised: Recognised
+) -> None:
     people: dict[int, set[str]] = {}
     labels: dict[int, set[str]] = {}
     for placed, found in zip(test_video[1], recognised.frames):
@@ -192,10 +204,12 @@ def test_tracking_spares_the_embedder(recognised: Recognised) -> None:
 
 @pytest.mark.slow
 def test_video_command_writes_the_annotated_video_and_one_event_per_track(
-        workdir: Path, short_video: Path, one_photo_gallery: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workdir: Path, short_video: Path, one_photo_gallery: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out, events = workdir / "short_out.mp4", workdir / "short_events.jsonl"
-    code = main(["video", str(short_video), "--out", str(out), "--gallery", str(one_photo_gallery),
-                 "--events", str(events)])
+    code = main(
+        ["video", str(short_video), "--out", str(out), "--gallery", str(one_photo_gallery), "--events", str(events)]
+    )
     assert code == 0, capsys.readouterr().err
     capture = cv2.VideoCapture(str(out))
     assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(FPS)
@@ -221,7 +235,8 @@ def test_video_command_writes_the_annotated_video_and_one_event_per_track(
 
 @pytest.mark.slow
 def test_truncated_video_is_processed_up_to_the_damage_and_reported(
-        workdir: Path, short_video: Path, one_photo_gallery: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workdir: Path, short_video: Path, one_photo_gallery: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     avi = workdir / "whole.avi"
     writer = cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
     for _, rgb in VideoFile(short_video):
@@ -238,8 +253,9 @@ def test_truncated_video_is_processed_up_to_the_damage_and_reported(
     assert 0 < written < 2 * FRAMES_PER_SHOT
 
 
-def test_unreadable_video_is_a_clear_error(workdir: Path, short_video: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_video_is_a_clear_error(
+    workdir: Path, short_video: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = workdir / "headless.mp4"
     broken.write_bytes(short_video.read_bytes()[:5000])  # the index (moov atom) is at the end: it is gone
     out = workdir / "never.mp4"
@@ -292,15 +308,20 @@ def bgr_frames(path: Path, start: int, stop: int) -> list[np.ndarray]:
 
 @pytest.mark.slow
 def test_watch_reconnects_with_backoff_reports_events_live_and_stops_on_ctrl_c(
-        short_video: Path, gallery: tuple[FaceGate, FolderGallery]) -> None:
+    short_video: Path, gallery: tuple[FaceGate, FolderGallery]
+) -> None:
     fg, found = gallery
     ben, elton = bgr_frames(short_video, 0, 10), bgr_frames(short_video, 14, 24)
     camera = FakeCamera([None, None, ben, None, elton, []])
     sleeps: list[float] = []
     events: list[tuple[int, str]] = []
     recognizer = VideoRecognizer(fg, NearestNeighbourIdentifier().fit(found.embeddings, found.labels))
-    watcher = Watcher(recognizer, lambda e: events.append((watcher.summary.frames, e["label"])),
-                      open_capture=camera, sleep=sleeps.append)
+    watcher = Watcher(
+        recognizer,
+        lambda e: events.append((watcher.summary.frames, e["label"])),
+        open_capture=camera,
+        sleep=sleeps.append,
+    )
     summary = watcher.run(0)
     assert summary.interrupted and summary.frames == 20 and summary.reconnects == 2
     assert sleeps == [0.5, 1.0, 0.5, 1.0, 0.5]  # two failed opens; after each drop-out the back-off restarts
@@ -318,13 +339,16 @@ def test_watch_gives_up_after_the_allowed_retries() -> None:
     with pytest.raises(VideoError, match="gave up after 3 attempts"):
         watcher.run("rtsp://127.0.0.1:8554/gate")
     assert sleeps == [0.5, 1.0] and len(camera.opened) == 3
-    assert lines == ["cannot open rtsp://127.0.0.1:8554/gate; retrying in 0.5 s",
-                     "cannot open rtsp://127.0.0.1:8554/gate; retrying in 1 s"]
+    assert lines == [
+        "cannot open rtsp://127.0.0.1:8554/gate; retrying in 0.5 s",
+        "cannot open rtsp://127.0.0.1:8554/gate; retrying in 1 s",
+    ]
 
 
 @pytest.mark.slow
-def test_watch_command_on_a_file_prints_events_and_ends(short_video: Path, one_photo_gallery: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_watch_command_on_a_file_prints_events_and_ends(
+    short_video: Path, one_photo_gallery: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["watch", str(short_video), "--gallery", str(one_photo_gallery)]) == 0
     out, err = capsys.readouterr()
     lines = out.splitlines()  # one line per person, as soon as the track is confirmed
@@ -335,8 +359,8 @@ def test_watch_command_on_a_file_prints_events_and_ends(short_video: Path, one_p
 
 @pytest.mark.slow
 def test_watch_with_the_gallery_database_names_people_and_stores_access_events(
-        workdir: Path, short_video: Path, gallery: tuple[FaceGate, FolderGallery],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    workdir: Path, short_video: Path, gallery: tuple[FaceGate, FolderGallery], capsys: pytest.CaptureFixture[str]
+) -> None:
     from facegate.gallery import open_gallery
     from facegate.gallery.enroll import enroll_photo
 
@@ -359,7 +383,8 @@ def test_watch_with_the_gallery_database_names_people_and_stores_access_events(
 
 
 def test_video_with_an_empty_gallery_database_is_a_clear_error(
-        workdir: Path, short_video: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workdir: Path, short_video: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"sqlite:///{workdir / 'empty_gallery.db'}"
     assert main(["video", str(short_video), "--out", str(workdir / "never.mp4"), "--db", url]) == 2
     assert "nobody is enrolled" in capsys.readouterr().err

@@ -18,9 +18,17 @@ from facegate.video.reader import VideoFile
 from facegate.video.writer import VideoWriter, check_output
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--allow-file-access-from-files",
-         "--autoplay-policy=no-user-gesture-required"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-file-access-from-files",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 def mark(rgb: np.ndarray, index: int) -> np.ndarray:
@@ -127,7 +135,7 @@ def test_chromium_plays_the_output_in_a_video_element(kind: str, request: pytest
     canvas = cv2.imdecode(np.frombuffer(base64.b64decode(state["png"].split(",")[1]), np.uint8), cv2.IMREAD_COLOR)
     with av.open(str(video)) as ours:
         frames = [f.to_ndarray(format="bgr24") for _, f in zip(range(shown + 2), ours.decode(video=0))]
-    gaps = [float(np.abs(canvas.astype(int) - f).mean()) for f in frames[shown - 1:shown + 2]]
+    gaps = [float(np.abs(canvas.astype(int) - f).mean()) for f in frames[shown - 1 : shown + 2]]
     assert canvas.std() > 10 and gaps[1] < 3 and gaps[1] < min(gaps[0], gaps[2]), gaps  # that very frame
 
 
@@ -166,8 +174,7 @@ def test_an_interrupted_run_leaves_a_playable_file_of_what_was_written(hamilton:
 
     out = tmp_path / "stopped.mp4"
     with pytest.raises(KeyboardInterrupt):
-        annotate_video(VideoFile(hamilton), out, Interrupting(FaceGate(), NearestNeighbourIdentifier()),
-                       progress=False)
+        annotate_video(VideoFile(hamilton), out, Interrupting(FaceGate(), NearestNeighbourIdentifier()), progress=False)
     assert [p.name for p in tmp_path.iterdir()] == ["stopped.mp4"]  # no hidden file left behind
     with av.open(str(out)) as result:
         assert sum(1 for _ in result.decode(video=0)) == 40
@@ -188,8 +195,9 @@ def test_a_silent_source_gives_pictures_only(tmp_path: Path) -> None:
     assert np.allclose([f.mean() for f in frames], [20 * k for k in range(10)], atol=6)  # each its own picture
 
 
-def test_bad_outputs_are_one_clear_error_naming_the_users_file(tmp_path: Path, hamilton: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_outputs_are_one_clear_error_naming_the_users_file(
+    tmp_path: Path, hamilton: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(VideoError, match=r"out\.avi: unsupported output type; use one of .mp4, .m4v, .mov, .mkv"):
         check_output(tmp_path / "out.avi")
     with pytest.raises(VideoError, match="output folder does not exist"):
@@ -199,6 +207,9 @@ def test_bad_outputs_are_one_clear_error_naming_the_users_file(tmp_path: Path, h
     with pytest.raises(VideoError, match=rf"^{taken}: cannot write the video there"):
         VideoWriter(taken, hamilton, 29.97, 640, 360)
     monkeypatch.setattr(writer_module, "_has_encoder", lambda name: name != "libx264")  # a PyAV without x264
-    with pytest.raises(VideoError, match=r"out\.mp4: this PyAV build has no H\.264 encoder \(libx264\); write "
-                                         r"\.webm instead$"):
+    with pytest.raises(
+        VideoError,
+        match=r"out\.mp4: this PyAV build has no H\.264 encoder \(libx264\); write "
+        r"\.webm instead$",
+    ):
         check_output(tmp_path / "out.mp4")

@@ -26,7 +26,9 @@ def load(model_json: Path) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]
             stored = spec.get("quantization", {}).get("dtype", spec["dtype"])
             n = int(np.prod(spec["shape"], dtype=np.int64))
             size = {"float16": 2, "float32": 4, "int32": 4}[stored]
-            values = np.frombuffer(blob[at:at + n * size], dtype={"float16": "<f2", "float32": "<f4", "int32": "<i4"}[stored])
+            values = np.frombuffer(
+                blob[at : at + n * size], dtype={"float16": "<f2", "float32": "<f4", "int32": "<i4"}[stored]
+            )
             weights[spec["name"]] = values.astype(spec["dtype"]).reshape(spec["shape"])
             at += n * size
     return model["modelTopology"]["node"], weights
@@ -57,8 +59,9 @@ def _strides(node: dict[str, Any]) -> list[int]:
     return [int(i) for i in node["attr"]["strides"]["list"]["i"]]
 
 
-def evaluate(nodes: list[dict[str, Any]], weights: dict[str, np.ndarray], x: np.ndarray,
-             wanted: list[str]) -> dict[str, np.ndarray]:
+def evaluate(
+    nodes: list[dict[str, Any]], weights: dict[str, np.ndarray], x: np.ndarray, wanted: list[str]
+) -> dict[str, np.ndarray]:
     """Run the graph on NHWC float input `x` and return the `wanted` node outputs (float64 throughout)."""
     values: dict[str, np.ndarray] = {n: w.astype(np.float64) for n, w in weights.items()}
     for node in nodes:
@@ -69,12 +72,20 @@ def evaluate(nodes: list[dict[str, Any]], weights: dict[str, np.ndarray], x: np.
             out = x.astype(np.float64)
         elif op == "Conv2D":
             k = ins[1]
-            out = np.einsum("nhwijc,ijco->nhwo", _patches(ins[0], k.shape[0], k.shape[1], _strides(node),
-                                                          _text(node, "padding")), k, optimize=True)
+            out = np.einsum(
+                "nhwijc,ijco->nhwo",
+                _patches(ins[0], k.shape[0], k.shape[1], _strides(node), _text(node, "padding")),
+                k,
+                optimize=True,
+            )
         elif op == "DepthwiseConv2dNative":
             k = ins[1][..., 0]  # channel multiplier 1
-            out = np.einsum("nhwijc,ijc->nhwc", _patches(ins[0], k.shape[0], k.shape[1], _strides(node),
-                                                         _text(node, "padding")), k, optimize=True)
+            out = np.einsum(
+                "nhwijc,ijc->nhwc",
+                _patches(ins[0], k.shape[0], k.shape[1], _strides(node), _text(node, "padding")),
+                k,
+                optimize=True,
+            )
         elif op in ("Add", "Mul", "Minimum", "Maximum"):
             out = {"Add": np.add, "Mul": np.multiply, "Minimum": np.minimum, "Maximum": np.maximum}[op](*ins)
         elif op == "Relu":

@@ -27,8 +27,12 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-_LAZY = {"Face": "facegate.detect.base", "FaceEmbedding": "facegate.pipeline", "FaceGate": "facegate.pipeline",
-         "Verification": "facegate.pipeline"}
+_LAZY = {
+    "Face": "facegate.detect.base",
+    "FaceEmbedding": "facegate.pipeline",
+    "FaceGate": "facegate.pipeline",
+    "Verification": "facegate.pipeline",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -24,9 +24,7 @@ SPAN = (1 + 2 * MARGIN) * 160 / 182
 
 # Landmarks (l-eye, r-eye, nose, l-mouth, r-mouth) in a 160×160 "crop" of an upright face: the mean over 1,395
 # upright MTCNN detections in LFW DevTrain photos, mirrored left/right (benchmarks/derive_template.py).
-TEMPLATE = np.array(
-    [[48.1, 64.0], [111.9, 64.0], [80.0, 91.8], [51.6, 115.9], [108.4, 115.9]], dtype=np.float32
-)
+TEMPLATE = np.array([[48.1, 64.0], [111.9, 64.0], [80.0, 91.8], [51.6, 115.9], [108.4, 115.9]], dtype=np.float32)
 
 Alignment = Literal["warp", "crop"]
 

@@ -35,9 +35,10 @@ def run_demo(fg: FaceGate) -> int:
     x_train, y_train, _ = embed_folder(fg, root / "train", "enrolling train photos")
     x_val, y_val, val_paths = embed_folder(fg, root / "val", "identifying val photos")
     decisions = OpenSetIdentifier(fpir=fg.fpir).fit(x_train, np.asarray(y_train)).decide(x_val)
-    table = Table(title=f"5-celebrity demo: {len(x_train)} train photos enrolled, {len(x_val)} val photos",
-                  caption="probability: the classifier's, of the candidate; distance: to the candidate's nearest "
-                          "enrolled photo")
+    table = Table(
+        title=f"5-celebrity demo: {len(x_train)} train photos enrolled, {len(x_val)} val photos",
+        caption="probability: the classifier's, of the candidate; distance: to the candidate's nearest enrolled photo",
+    )
     for col in ("photo", "person", "identified as", "probability", "distance", ""):
         table.add_column(col)
     correct = 0
@@ -45,8 +46,9 @@ def run_demo(fg: FaceGate) -> int:
         ok = decision.label == truth
         correct += int(ok)
         answer = decision.label if decision.known else f"{decision.label} (candidate {decision.candidate})"
-        table.add_row(path.name, truth, answer, f"{decision.probability:.3f}", f"{decision.distance:.3f}",
-                      "✓" if ok else "✗")
+        table.add_row(
+            path.name, truth, answer, f"{decision.probability:.3f}", f"{decision.distance:.3f}", "✓" if ok else "✗"
+        )
     console = Console()
     console.print(table)
     console.print(f"accuracy: {correct}/{len(y_val)} = {correct / len(y_val):.1%}")

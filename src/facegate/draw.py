@@ -13,8 +13,9 @@ from facegate.errors import ImageError
 LANDMARK_COLOURS = ((255, 64, 64), (64, 255, 64), (64, 128, 255), (255, 255, 0), (255, 0, 255))
 
 
-def annotate(image: np.ndarray, faces: list[Face], labels: list[str] | None = None,
-             colour: tuple[int, int, int] = (0, 220, 0)) -> np.ndarray:
+def annotate(
+    image: np.ndarray, faces: list[Face], labels: list[str] | None = None, colour: tuple[int, int, int] = (0, 220, 0)
+) -> np.ndarray:
     """A copy of the RGB image with each face's box, landmarks and optional label drawn on it."""
     out = image.copy()
     thick = max(1, round(min(image.shape[:2]) / 300))

@@ -47,6 +47,6 @@ class Embedder:
             raise ValueError(f"expected N×160×160×3 crops, got shape {crops.shape}")
         out = np.zeros((len(crops), DIM), dtype=np.float32)
         for start in range(0, len(crops), self.batch_size):
-            batch = prewhiten(crops[start:start + self.batch_size])
-            out[start:start + len(batch)] = self._session.run(None, {self._input: batch})[0]
+            batch = prewhiten(crops[start : start + self.batch_size])
+            out[start : start + len(batch)] = self._session.run(None, {self._input: batch})[0]
         return l2_normalise(out)

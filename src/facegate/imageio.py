@@ -62,8 +62,10 @@ def open_image(data: bytes, name: str) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{name}: the header claims more pixels than Pillow's decompression-bomb guard allows, "
-                         f"which exceeds the limit of {MAX_PIXELS:,}") from exc
+        raise ImageError(
+            f"{name}: the header claims more pixels than Pillow's decompression-bomb guard allows, "
+            f"which exceeds the limit of {MAX_PIXELS:,}"
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ImageError(f"{name}: not an image file (or a format FaceGate cannot read)") from exc
 
@@ -107,7 +109,7 @@ def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
     canvas = np.zeros((height, width, *image.shape[2:]), image.dtype)
     y, x = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
-    canvas[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
+    canvas[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
     return canvas
 
 

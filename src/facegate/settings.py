@@ -34,21 +34,39 @@ class Settings:
 
 # field → (environment variable, default as text or None, what it means)
 VARIABLES: dict[str, tuple[str, str | None, str]] = {
-    "home": ("FACEGATE_HOME", "~/.cache/facegate", "model cache (converted models, int8 checks, feature cache) and "
-                                                   "the default gallery database"),
+    "home": (
+        "FACEGATE_HOME",
+        "~/.cache/facegate",
+        "model cache (converted models, int8 checks, feature cache) and the default gallery database",
+    ),
     "db": ("FACEGATE_DB", None, "gallery database URL or SQLite file (default: gallery.db in FACEGATE_HOME)"),
-    "fpir": ("FACEGATE_FPIR", "0.001", "the operating point: the share of strangers that may be named as someone "
-                                       "(or of 1:1 impostor pairs accepted); every path derives its threshold from it"),
+    "fpir": (
+        "FACEGATE_FPIR",
+        "0.001",
+        "the operating point: the share of strangers that may be named as someone "
+        "(or of 1:1 impostor pairs accepted); every path derives its threshold from it",
+    ),
     "threads": ("FACEGATE_THREADS", None, "ONNX Runtime threads per model (default: the cores this process may use)"),
-    "lfw": ("FACEGATE_LFW", None, "LFW folder (images_deepfunneled/, pairs.txt) for `benchmark lfw|openset` and "
-                                  "`experiment`'s open-set strangers, where --lfw is not given"),
+    "lfw": (
+        "FACEGATE_LFW",
+        None,
+        "LFW folder (images_deepfunneled/, pairs.txt) for `benchmark lfw|openset` and "
+        "`experiment`'s open-set strangers, where --lfw is not given",
+    ),
     "max_upload_mb": ("FACEGATE_MAX_UPLOAD_MB", "10", "service: largest image upload accepted, in MB"),
-    "max_pixels": ("FACEGATE_MAX_PIXELS", "25000000", "service: largest image accepted, in pixels (header check, "
-                                                      "before decoding)"),
+    "max_pixels": (
+        "FACEGATE_MAX_PIXELS",
+        "25000000",
+        "service: largest image accepted, in pixels (header check, before decoding)",
+    ),
     "max_files": ("FACEGATE_MAX_FILES", "50", "service: most photos in one enrollment request"),
-    "enroll_min_face": ("FACEGATE_ENROLL_MIN_FACE", "40", "enrollment: smallest face side accepted, in pixels "
-                                                        "(`enroll --min-face` overrides it; from "
-                                                        "benchmarks/face_size.py)"),
+    "enroll_min_face": (
+        "FACEGATE_ENROLL_MIN_FACE",
+        "40",
+        "enrollment: smallest face side accepted, in pixels "
+        "(`enroll --min-face` overrides it; from "
+        "benchmarks/face_size.py)",
+    ),
 }
 
 
@@ -82,8 +100,14 @@ def _rate(key: str) -> float:
 def current() -> Settings:
     """The settings as the environment gives them now (defaults where a variable is unset or empty)."""
     lfw = _text("lfw")
-    return Settings(home=Path(_text("home") or ".").expanduser(), db=_text("db"), fpir=_rate("fpir"),
-                    threads=_count("threads") if _text("threads") else None,
-                    lfw=Path(lfw).expanduser() if lfw else None, max_upload_mb=_count("max_upload_mb"),
-                    max_pixels=_count("max_pixels"), max_files=_count("max_files"),
-                    enroll_min_face=_count("enroll_min_face"))
+    return Settings(
+        home=Path(_text("home") or ".").expanduser(),
+        db=_text("db"),
+        fpir=_rate("fpir"),
+        threads=_count("threads") if _text("threads") else None,
+        lfw=Path(lfw).expanduser() if lfw else None,
+        max_upload_mb=_count("max_upload_mb"),
+        max_pixels=_count("max_pixels"),
+        max_files=_count("max_files"),
+        enroll_min_face=_count("enroll_min_face"),
+    )

@@ -29,8 +29,9 @@ class KeyCheck:
     def __init__(self, permission: str) -> None:
         self.permission = permission
 
-    def __call__(self, request: Request, key: Annotated[str | None, Depends(api_key_header)],
-                 svc: ServiceDep) -> KeyInfo:
+    def __call__(
+        self, request: Request, key: Annotated[str | None, Depends(api_key_header)], svc: ServiceDep
+    ) -> KeyInfo:
         """401 without a key or with an unknown one, 403 when the key's role lacks the permission."""
         admitted: KeyInfo | None = getattr(request.state, "api_key", None)
         if admitted is not None:

@@ -28,6 +28,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     IdentifierUnavailable: 503,
 }
 
+
 class ErrorResponse(JSONResponse):
     """JSON with every non-ASCII character escaped: it renders whatever text an error holds (a lone surrogate
     included), so answering an error can never fail in turn."""
@@ -49,13 +50,15 @@ def _answer_with(status: int) -> Callable[[Request, Exception], Awaitable[JSONRe
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     """422 naming each invalid field and why, without the submitted values (they may be huge or undecodable)."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return ErrorResponse({"detail": [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]},
-                         status_code=422)
+    return ErrorResponse(
+        {"detail": [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]}, status_code=422
+    )
 
 
 class CatchAll(HTTPMiddleware):
-    """Middleware outside all others but the headers: an unexpected error becomes a logged JSON 500 instead of propagating to the server,
-    which would drop the keep-alive connection (and print the error where the client cannot see it)."""
+    """Middleware outside all others but the headers: an unexpected error becomes a logged JSON 500 instead of
+    propagating to the server, which would drop the keep-alive connection (and print the error where the client cannot
+    see it)."""
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False

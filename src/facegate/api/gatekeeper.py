@@ -5,6 +5,7 @@ it passes the route's limit."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -81,8 +82,11 @@ class Door:
         if not isinstance(route, APIRoute):
             return cls(route, None, FORM_BYTES)
         permission = next((check.permission for check in _key_checks(route.dependant)), None)
-        files = sum(settings.max_files if get_origin(f.field_info.annotation) is list else 1
-                    for f in route.dependant.body_params if isinstance(f.field_info, params.File))
+        files = sum(
+            settings.max_files if get_origin(f.field_info.annotation) is list else 1
+            for f in route.dependant.body_params
+            if isinstance(f.field_info, params.File)
+        )
         return cls(route, permission, files * settings.max_upload_bytes + FORM_BYTES)
 
 
@@ -118,8 +122,11 @@ class Gatekeeper(HTTPMiddleware):
         address = (scope.get("client") or ("unknown", 0))[0]
         wait = self._failed.wait_s(address)
         if wait > 0:
-            return ErrorResponse({"detail": "too many wrong API keys from this address; try again later"}, 429,
-                                 headers={"Retry-After": str(max(1, round(wait)))})
+            return ErrorResponse(
+                {"detail": "too many wrong API keys from this address; try again later"},
+                429,
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
         key = dict(scope["headers"]).get(b"x-api-key", b"").decode("latin-1") or None
         try:
             info = await anyio.to_thread.run_sync(auth.authorize, svc.gallery, key, permission)
@@ -151,9 +158,7 @@ class Gatekeeper(HTTPMiddleware):
             if received <= limit:
                 await send(message)
 
-        try:
+        with contextlib.suppress(_TooLarge):
             await self.app(scope, counted, unless_too_large)
-        except _TooLarge:
-            pass
         if received > limit:
             await too_large(scope, receive, send)

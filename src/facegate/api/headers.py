@@ -10,9 +10,11 @@ from facegate.api.asgi import HTTPMiddleware
 
 # Scripts, styles and connections only from this server; thumbnails and previews are blob: URLs made by the page,
 # the live view plays the camera's MediaStream. Nothing may frame the page.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-       "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 HEADERS = {
     "Content-Security-Policy": CSP,

@@ -52,6 +52,9 @@ class PixelBudget:
     def take(self, pixels: int, name: str) -> None:
         """Count an image of `pixels` against the budget; 413 when it does not fit (nothing is decoded then)."""
         if pixels > self.left:
-            raise HTTPException(413, f"{name}: {pixels:,} pixels is more than this request has left to decode "
-                                     f"({self.left:,}); send it in another request")
+            raise HTTPException(
+                413,
+                f"{name}: {pixels:,} pixels is more than this request has left to decode "
+                f"({self.left:,}); send it in another request",
+            )
         self.left -= pixels

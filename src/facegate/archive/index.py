@@ -58,8 +58,12 @@ def ray_cluster(address: str | None = None, workers: int | None = None) -> Itera
             if address:
                 ray.init(address=address, **quiet)
             else:
-                ray.init(num_cpus=workers or usable_cores(), include_dashboard=False,
-                         _temp_dir=str(Path(tempfile.gettempdir()) / "facegate-ray"), **quiet)
+                ray.init(
+                    num_cpus=workers or usable_cores(),
+                    include_dashboard=False,
+                    _temp_dir=str(Path(tempfile.gettempdir()) / "facegate-ray"),
+                    **quiet,
+                )
         except ConnectionError as exc:
             raise ArchiveError(f"cannot join the Ray cluster at {address}: {exc}") from exc
     try:
@@ -100,9 +104,15 @@ def embed_on_ray(root: Path, paths: list[str], workers: int, batch_size: int) ->
         ray.data.DataContext.get_current().enable_progress_bars = False  # the caller shows one bar for the run
         photos = ray.data.from_items([{"path": p} for p in paths])
         # max_restarts=0: a photo that kills its worker fails the run instead of being retried forever
-        rows = photos.map_batches(PhotoEmbedder, fn_constructor_args=(str(root),), batch_size=batch_size,
-                                  batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
-                                  num_cpus=1, max_restarts=0)
+        rows = photos.map_batches(
+            PhotoEmbedder,
+            fn_constructor_args=(str(root),),
+            batch_size=batch_size,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_cpus=1,
+            max_restarts=0,
+        )
     yield from rows.iter_batches(batch_format="pyarrow", batch_size=None)
 
 
@@ -110,8 +120,9 @@ def list_photos(root: Path) -> list[str]:
     """Photo paths under root (any depth), relative, with forward slashes, sorted; ArchiveError when none."""
     if not root.is_dir():
         raise ArchiveError(f"{root}: not a folder")
-    photos = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    photos = sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
     if not photos:
         raise ArchiveError(f"{root}: no photos found ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return photos
@@ -149,8 +160,15 @@ class IndexSummary:
         return photos
 
 
-def index_archive(root: Path, store: IndexStore, workers: int | None = None, batch_size: int = 16,
-                  ray_address: str | None = None, chunk: int = CHUNK, progress: bool = True) -> IndexSummary:
+def index_archive(
+    root: Path,
+    store: IndexStore,
+    workers: int | None = None,
+    batch_size: int = 16,
+    ray_address: str | None = None,
+    chunk: int = CHUNK,
+    progress: bool = True,
+) -> IndexSummary:
     """Index every photo under root not yet in `store`, on Ray (started only when there is work)."""
     started = time.perf_counter()
     photos = list_photos(root)
@@ -158,8 +176,10 @@ def index_archive(root: Path, store: IndexStore, workers: int | None = None, bat
     summary = IndexSummary(skipped=len(photos) - len(todo))
     if todo:
         ensure_models()  # here, once: local workers fetching on first use at the same time would race
-        with ray_cluster(ray_address, workers) as pool, \
-                tqdm(total=len(todo), desc="indexing", unit="img", disable=not progress) as bar:
+        with (
+            ray_cluster(ray_address, workers) as pool,
+            tqdm(total=len(todo), desc="indexing", unit="img", disable=not progress) as bar,
+        ):
             _stream(embed_on_ray(root, todo, min(pool, len(todo)), batch_size), store, summary, bar, chunk)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -182,8 +202,10 @@ def _stream(blocks: Iterator[pa.Table], store: IndexStore, summary: IndexSummary
                 store.append(pa.concat_tables(pending))
                 pending, pending_photos = [], 0
     except RayError as exc:
-        raise ArchiveError(f"a Ray worker failed ({str(exc).strip().splitlines()[-1]}); the photos indexed so far "
-                           "are saved: run again to continue") from exc
+        raise ArchiveError(
+            f"a Ray worker failed ({str(exc).strip().splitlines()[-1]}); the photos indexed so far "
+            "are saved: run again to continue"
+        ) from exc
     finally:  # also on Ctrl-C
         if pending:
             store.append(pa.concat_tables(pending))

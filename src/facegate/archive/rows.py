@@ -25,17 +25,19 @@ if TYPE_CHECKING:
 OK, NO_FACE, UNREADABLE, READ_ERROR, ERROR = "ok", "no_face", "unreadable", "read_error", "error"
 FAILURES = (UNREADABLE, READ_ERROR, ERROR)  # statuses that carry an error message
 
-SCHEMA = pa.schema([
-    pa.field("path", pa.string(), nullable=False),  # relative to the indexed folder, with forward slashes
-    pa.field("sha256", pa.string()),  # of the file's bytes; null when it could not be read
-    pa.field("status", pa.string(), nullable=False),  # ok | no_face | unreadable | read_error | error
-    pa.field("face", pa.int32()),  # 0 = the largest face of the photo; null on photo rows
-    pa.field("box", pa.list_(pa.float32(), 4)),  # x1, y1, x2, y2 in pixels
-    pa.field("score", pa.float32()),
-    pa.field("landmarks", pa.list_(pa.float32(), 10)),  # 5 (x, y) points: eyes, nose, mouth corners
-    pa.field("embedding", pa.list_(pa.float32(), DIM)),  # L2-normalised FaceNet embedding
-    pa.field("error", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),  # relative to the indexed folder, with forward slashes
+        pa.field("sha256", pa.string()),  # of the file's bytes; null when it could not be read
+        pa.field("status", pa.string(), nullable=False),  # ok | no_face | unreadable | read_error | error
+        pa.field("face", pa.int32()),  # 0 = the largest face of the photo; null on photo rows
+        pa.field("box", pa.list_(pa.float32(), 4)),  # x1, y1, x2, y2 in pixels
+        pa.field("score", pa.float32()),
+        pa.field("landmarks", pa.list_(pa.float32(), 10)),  # 5 (x, y) points: eyes, nose, mouth corners
+        pa.field("embedding", pa.list_(pa.float32(), DIM)),  # L2-normalised FaceNet embedding
+        pa.field("error", pa.string()),
+    ]
+)
 
 
 def _photo_row(path: str, sha256: str | None, status: str, error: str | None = None) -> dict[str, Any]:
@@ -45,10 +47,19 @@ def _photo_row(path: str, sha256: str | None, status: str, error: str | None = N
 
 def _face_rows(path: str, sha256: str, faces: list[Face], embeddings: np.ndarray) -> list[dict[str, Any]]:
     """One row per face of a photo, largest first."""
-    return [{"path": path, "sha256": sha256, "status": OK, "face": i, "box": list(face.box), "score": face.score,
-             "landmarks": None if face.landmarks is None else face.landmarks.ravel().tolist(),
-             "embedding": embedding.tolist()}
-            for i, (face, embedding) in enumerate(zip(faces, embeddings))]
+    return [
+        {
+            "path": path,
+            "sha256": sha256,
+            "status": OK,
+            "face": i,
+            "box": list(face.box),
+            "score": face.score,
+            "landmarks": None if face.landmarks is None else face.landmarks.ravel().tolist(),
+            "embedding": embedding.tolist(),
+        }
+        for i, (face, embedding) in enumerate(zip(faces, embeddings))
+    ]
 
 
 def embed_photos(fg: FaceGate, root: Path, paths: list[str]) -> pa.Table:
@@ -84,6 +95,6 @@ def embed_photos(fg: FaceGate, root: Path, paths: list[str]) -> pa.Table:
         embeddings = fg.embedder.embed(np.concatenate(crops))
         start = 0
         for path, sha256, faces in found:
-            rows += _face_rows(path, sha256, faces, embeddings[start:start + len(faces)])
+            rows += _face_rows(path, sha256, faces, embeddings[start : start + len(faces)])
             start += len(faces)
     return pa.Table.from_pylist(rows, schema=SCHEMA)

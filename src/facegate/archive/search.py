@@ -42,8 +42,9 @@ class ArchiveFaces:
         latest = {r["path"]: r["sha256"] for r in rows}  # rows come in the order they were written
         rows = [r for r in rows if latest[r["path"]] == r["sha256"]]
         embeddings = np.asarray([r["embedding"] for r in rows], np.float32).reshape(len(rows), -1 if rows else 128)
-        return cls([r["path"] for r in rows], [int(r["face"]) for r in rows], [as_box(r["box"], 1) for r in rows],
-                   embeddings)
+        return cls(
+            [r["path"] for r in rows], [int(r["face"]) for r in rows], [as_box(r["box"], 1) for r in rows], embeddings
+        )
 
     @property
     def dim(self) -> int:
@@ -57,5 +58,7 @@ class ArchiveFaces:
         index = VectorIndex(dim=self.dim)
         index.add(np.arange(len(self.paths)), self.embeddings)
         distances, ids = index.search(np.asarray(probes, np.float32), min(k, len(self.paths)))
-        return [[ArchiveHit(self.paths[i], self.faces[i], self.boxes[i], float(d)) for i, d in zip(row, dist) if i >= 0]
-                for row, dist in zip(ids.tolist(), distances.tolist())]
+        return [
+            [ArchiveHit(self.paths[i], self.faces[i], self.boxes[i], float(d)) for i, d in zip(row, dist) if i >= 0]
+            for row, dist in zip(ids.tolist(), distances.tolist())
+        ]

@@ -136,8 +136,17 @@ class DatabaseStore:
         records: list[dict[str, Any]] = []
         for row in rows.to_pylist():
             box = row.pop("box") or [None] * 4
-            records.append({**row, "box_x1": box[0], "box_y1": box[1], "box_x2": box[2], "box_y2": box[3],
-                            "landmarks": _blob(row["landmarks"]), "embedding": _blob(row["embedding"])})
+            records.append(
+                {
+                    **row,
+                    "box_x1": box[0],
+                    "box_y1": box[1],
+                    "box_x2": box[2],
+                    "box_y2": box[3],
+                    "landmarks": _blob(row["landmarks"]),
+                    "embedding": _blob(row["embedding"]),
+                }
+            )
         paths = sorted({r["path"] for r in records})
         with self.engine.begin() as connection:
             connection.execute(delete(IndexedFace).where(IndexedFace.path.in_(paths)))
@@ -150,11 +159,23 @@ class DatabaseStore:
 
         with self.engine.connect() as connection:
             found = connection.execute(select(IndexedFace.__table__).order_by(IndexedFace.id)).all()
-        return pa.Table.from_pylist([
-            {"path": r.path, "sha256": r.sha256, "status": r.status, "face": r.face,
-             "box": None if r.box_x1 is None else [r.box_x1, r.box_y1, r.box_x2, r.box_y2], "score": r.score,
-             "landmarks": _floats(r.landmarks), "embedding": _floats(r.embedding), "error": r.error}
-            for r in found], schema=SCHEMA)
+        return pa.Table.from_pylist(
+            [
+                {
+                    "path": r.path,
+                    "sha256": r.sha256,
+                    "status": r.status,
+                    "face": r.face,
+                    "box": None if r.box_x1 is None else [r.box_x1, r.box_y1, r.box_x2, r.box_y2],
+                    "score": r.score,
+                    "landmarks": _floats(r.landmarks),
+                    "embedding": _floats(r.embedding),
+                    "error": r.error,
+                }
+                for r in found
+            ],
+            schema=SCHEMA,
+        )
 
 
 def open_store(out: Path | None, db: str | None) -> IndexStore:

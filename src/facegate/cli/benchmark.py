@@ -70,8 +70,12 @@ def run_lfw(args: argparse.Namespace) -> int:
     cache.close()
     text = bench.report(results, devtrain, protocol, _command_line(), seconds, "lfw_roc.png")
     print(text)
-    _write(args.out, "lfw.md", text,
-           ("lfw_roc.png", lambda path: bench.plot_roc(results, path, f"LFW verification ROC\n{protocol}")))
+    _write(
+        args.out,
+        "lfw.md",
+        text,
+        ("lfw_roc.png", lambda path: bench.plot_roc(results, path, f"LFW verification ROC\n{protocol}")),
+    )
     return 0
 
 
@@ -81,14 +85,18 @@ def run_detect(args: argparse.Namespace) -> int:
     from facegate.imageio import load_image
 
     if not (args.data / "dlib_faces" / bench.DLIB_FILES[0]).is_file():
-        raise FaceGateError(f"{args.data}: no dlib_faces/{bench.DLIB_FILES[0]}; pass --data with the folder that "
-                            "holds dlib_faces/ and compreface_samples/")
+        raise FaceGateError(
+            f"{args.data}: no dlib_faces/{bench.DLIB_FILES[0]}; pass --data with the folder that "
+            "holds dlib_faces/ and compreface_samples/"
+        )
     started = time.monotonic()
     sets = bench.datasets(args.data)
     images = {d.name: [load_image(p.path) for p in d.photos] for d in sets}
-    rows = [bench.evaluate(name, detect, d, images[d.name], args.runs)
-            for name, detect in bench.detectors(args.min_faces, not args.no_haar, args.threads).items()
-            for d in sets]
+    rows = [
+        bench.evaluate(name, detect, d, images[d.name], args.runs)
+        for name, detect in bench.detectors(args.min_faces, not args.no_haar, args.threads).items()
+        for d in sets
+    ]
     text = bench.report(rows, _command_line(), time.monotonic() - started, args.runs)
     print(text)
     _write(args.out, "detect.md", text)
@@ -114,33 +122,64 @@ def _common(p: argparse.ArgumentParser, report: str) -> None:
 
 def register(subparsers: Subparsers) -> None:
     """Add `benchmark` with its `lfw`, `openset` and `detect` sub-commands."""
-    benchmark = subparsers.add_parser("benchmark", help="public benchmarks (LFW verification, open-set "
-                                                        "identification, detector accuracy)")
+    benchmark = subparsers.add_parser(
+        "benchmark", help="public benchmarks (LFW verification, open-set identification, detector accuracy)"
+    )
     bsub = benchmark.add_subparsers(dest="benchmark_command", required=True)
     lfw = bsub.add_parser("lfw", help="LFW pairs.txt, 10-fold verification: accuracy, ROC AUC, TAR@FAR, ROC plot")
-    lfw.add_argument("--variants", nargs="+", type=_variants, metavar="NAME",
-                     help="variants to score (default: all; 'warp' is the pipeline default)")
+    lfw.add_argument(
+        "--variants",
+        nargs="+",
+        type=_variants,
+        metavar="NAME",
+        help="variants to score (default: all; 'warp' is the pipeline default)",
+    )
     lfw.add_argument("--model", choices=["facenet", "vggface2"], help="score only this embedding model's variants")
-    lfw.add_argument("--fold", type=int, choices=range(1, 11), metavar="1-10",
-                     help="score only this fold of pairs.txt, split into 10 sub-folds (quick check)")
+    lfw.add_argument(
+        "--fold",
+        type=int,
+        choices=range(1, 11),
+        metavar="1-10",
+        help="score only this fold of pairs.txt, split into 10 sub-folds (quick check)",
+    )
     lfw.add_argument("--no-devtrain", action="store_true", help="skip the global threshold on pairsDevTrain")
     _common(lfw, "lfw.md")
     lfw.set_defaults(handler=run_lfw)
 
     openset = bsub.add_parser("openset", help="LFW open-set 1:N identification: rank-1, FNIR at FPIR, DET")
-    openset.add_argument("--gallery-people", type=positive_int, metavar="N",
-                         help="only the N gallery people with the fewest photos (quick slice; default all)")
-    openset.add_argument("--impostor-people", type=positive_int, metavar="N",
-                         help="only the first N single-photo people as impostors (default all)")
+    openset.add_argument(
+        "--gallery-people",
+        type=positive_int,
+        metavar="N",
+        help="only the N gallery people with the fewest photos (quick slice; default all)",
+    )
+    openset.add_argument(
+        "--impostor-people",
+        type=positive_int,
+        metavar="N",
+        help="only the first N single-photo people as impostors (default all)",
+    )
     _common(openset, "openset.md")
     openset.set_defaults(handler=run_openset)
 
-    detect = bsub.add_parser("detect", help="detector recall/precision on dlib's and CompreFace's labelled photos, "
-                                            "and ms per photo")
-    detect.add_argument("--data", type=Path, required=True, metavar="DIR",
-                        help="folder holding dlib_faces/ and compreface_samples/ (shared/data/media in a checkout)")
-    detect.add_argument("--min-faces", type=positive_int, nargs="+", default=[20, 40], metavar="PX",
-                        help="MTCNN minimum face sizes to compare (default: 20 40); Haar uses the smallest")
+    detect = bsub.add_parser(
+        "detect", help="detector recall/precision on dlib's and CompreFace's labelled photos, and ms per photo"
+    )
+    detect.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder holding dlib_faces/ and compreface_samples/ (shared/data/media in a checkout)",
+    )
+    detect.add_argument(
+        "--min-faces",
+        type=positive_int,
+        nargs="+",
+        default=[20, 40],
+        metavar="PX",
+        help="MTCNN minimum face sizes to compare (default: 20 40); Haar uses the smallest",
+    )
     detect.add_argument("--no-haar", action="store_true", help="leave out the Haar cascade")
     detect.add_argument("--runs", type=positive_int, default=3, help="timed passes per detector and dataset")
     detect.add_argument("--threads", type=positive_int, help="ONNX Runtime threads for MTCNN (default: all cores)")

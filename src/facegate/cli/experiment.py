@@ -63,36 +63,59 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     use_lfw_option(args)
     background = lfw_background(set(train.labels) | set(val.labels)) if open_set else None
     if open_set and background is None:
-        print("LFW not found (--lfw DIR or $FACEGATE_LFW): open-set calibration without background strangers",
-              file=sys.stderr)
-    result = run_experiment(train, val, args.models, args.folds, args.repeats, open_set, args.fpir, args.seed,
-                            background)
+        print(
+            "LFW not found (--lfw DIR or $FACEGATE_LFW): open-set calibration without background strangers",
+            file=sys.stderr,
+        )
+    result = run_experiment(
+        train, val, args.models, args.folds, args.repeats, open_set, args.fpir, args.seed, background
+    )
     path = write_report(result, args.report, chosen)
     print(f"report: {path}", file=sys.stderr)
     for m in result.models:
         print(f"{m.title:22s} train {100 * m.train_accuracy:5.1f}%  val {100 * m.val_accuracy:5.1f}%")
     if result.open_set:
-        print(f"open set ({result.open_set.classifier}): FPIR {100 * result.open_set.fpir:.1f}%  "
-              f"FNIR {100 * result.open_set.fnir:.1f}%")
+        print(
+            f"open set ({result.open_set.classifier}): FPIR {100 * result.open_set.fpir:.1f}%  "
+            f"FNIR {100 * result.open_set.fnir:.1f}%"
+        )
     return 0
 
 
 def register(subparsers: Subparsers) -> None:
     """Add the `experiment` subcommand."""
     p = subparsers.add_parser("experiment", help="compare the study's classifiers and ensembles; write a report")
-    p.add_argument("--scenario", type=int, choices=[1, 2, 3],
-                   help="the study's scenario on the 5-celebrity photos (2, 3: stylised training stand-in)")
+    p.add_argument(
+        "--scenario",
+        type=int,
+        choices=[1, 2, 3],
+        help="the study's scenario on the 5-celebrity photos (2, 3: stylised training stand-in)",
+    )
     p.add_argument("--train", type=Path, metavar="DIR", help="training photos, one sub-folder per person")
     p.add_argument("--val", type=Path, metavar="DIR", help="validation photos, one sub-folder per person")
-    p.add_argument("--models", type=_models, default="all", metavar="A,B,...",
-                   help="models to compare: lr,cart,svc,bayes,knn,ada,bag,rf,et (the study's learners), "
-                        "stacked, sl (Super Learner), dsl (Deep Super Learner); default all")
+    p.add_argument(
+        "--models",
+        type=_models,
+        default="all",
+        metavar="A,B,...",
+        help="models to compare: lr,cart,svc,bayes,knn,ada,bag,rf,et (the study's learners), "
+        "stacked, sl (Super Learner), dsl (Deep Super Learner); default all",
+    )
     p.add_argument("--folds", type=int, default=5, metavar="K", help="k of every stratified k-fold (default 5)")
-    p.add_argument("--repeats", type=int, default=2, metavar="R",
-                   help="repeats of the k-fold accuracy boxplot (default 2; 0 skips it)")
-    p.add_argument("--open-set", type=_open_set_model, default="svc", metavar="MODEL",
-                   help="classifier for the held-out-person open-set test: one of --models' names, or none "
-                        "(default svc)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        metavar="R",
+        help="repeats of the k-fold accuracy boxplot (default 2; 0 skips it)",
+    )
+    p.add_argument(
+        "--open-set",
+        type=_open_set_model,
+        default="svc",
+        metavar="MODEL",
+        help="classifier for the held-out-person open-set test: one of --models' names, or none (default svc)",
+    )
     p.add_argument("--fpir", type=float, default=0.01, help="target false-positive identification rate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn")

@@ -89,9 +89,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     result = fg.verify(args.a, args.b)
     source = "--threshold" if args.threshold is not None else f"FPIR {fg.fpir:g}"
     if args.json:
-        print(json.dumps({"distance": round(result.distance, 4), "threshold": round(result.threshold, 4),
-                          "fpir": None if args.threshold is not None else fg.fpir,
-                          "same": result.same, "verdict": result.verdict}))
+        print(
+            json.dumps(
+                {
+                    "distance": round(result.distance, 4),
+                    "threshold": round(result.threshold, 4),
+                    "fpir": None if args.threshold is not None else fg.fpir,
+                    "same": result.same,
+                    "verdict": result.verdict,
+                }
+            )
+        )
     else:
         print(f"distance {result.distance:.3f}  threshold {result.threshold:.3f} ({source})  → {result.verdict}")
     return 0 if result.same else 1

@@ -17,8 +17,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
     if args.keys_command == "create":
         key, info = create_key(gallery, args.role, args.name)
         print(key)
-        print(f"facegate: {info.role} key {info.name!r} (id {info.id}) created; it is shown only this once",
-              file=sys.stderr)
+        print(
+            f"facegate: {info.role} key {info.name!r} (id {info.id}) created; it is shown only this once",
+            file=sys.stderr,
+        )
     elif args.keys_command == "list":
         for k in gallery.keys():
             print(f"  {k.id:4d}  {k.role:7s} {k.name:30s} {k.prefix}…  {k.created_at:%Y-%m-%d %H:%M}")
@@ -59,8 +61,12 @@ def register(subparsers: Subparsers) -> None:
     add_db_option(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--max-upload-mb", type=positive_int, metavar="MB",
-                       help="size limit per image (default: $FACEGATE_MAX_UPLOAD_MB, else 10)")
+    serve.add_argument(
+        "--max-upload-mb",
+        type=positive_int,
+        metavar="MB",
+        help="size limit per image (default: $FACEGATE_MAX_UPLOAD_MB, else 10)",
+    )
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     keys.set_defaults(handler=cmd_keys)
     serve.set_defaults(handler=cmd_serve)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from facegate.pipeline import FaceGate
     from facegate.video.recognizer import VideoRecognizer
 
+
 def _recognizer(args: argparse.Namespace) -> VideoRecognizer:
     """FaceGate + the known people (a photo folder, or the gallery database) → a VideoRecognizer."""
     from facegate.pipeline import FaceGate
@@ -35,24 +36,29 @@ def _recognizer(args: argparse.Namespace) -> VideoRecognizer:
 
     fg = FaceGate(detector=args.detector, min_face=args.min_face, alignment=args.alignment)
     fpir = operating_fpir(args)
-    identifier = (_database_identifier(args.db, fpir) if args.db
-                  else _folder_identifier(fg, args.gallery, fpir, args.threshold))
-    say(f"unknown beyond distance {identifier.distance_threshold_:.3f} "
-        f"({'--threshold' if args.threshold is not None and not args.db else f'FPIR {fpir:g}'})")
+    identifier = (
+        _database_identifier(args.db, fpir) if args.db else _folder_identifier(fg, args.gallery, fpir, args.threshold)
+    )
+    say(
+        f"unknown beyond distance {identifier.distance_threshold_:.3f} "
+        f"({'--threshold' if args.threshold is not None and not args.db else f'FPIR {fpir:g}'})"
+    )
     return VideoRecognizer(fg, identifier, every=args.every)
 
 
 def _folder_identifier(fg: FaceGate, folder: Path, fpir: float, threshold: float | None) -> Identifier:
     """Open-set nearest neighbour over a one-photo-per-person (or person sub-folder) gallery folder."""
-    from facegate.match.nearest import NearestNeighbourIdentifier
     from facegate.gallery.folders import embed_gallery_folder
+    from facegate.match.nearest import NearestNeighbourIdentifier
 
     gallery = embed_gallery_folder(fg, folder, progress=True)
     for path in gallery.skipped:
         print(f"facegate: warning: no face in gallery photo {path}; skipped", file=sys.stderr)
     people = sorted(set(gallery.labels))
-    print(f"facegate: gallery of {len(people)} people ({len(gallery.labels)} photos): {', '.join(people)}",
-          file=sys.stderr)
+    print(
+        f"facegate: gallery of {len(people)} people ({len(gallery.labels)} photos): {', '.join(people)}",
+        file=sys.stderr,
+    )
     return NearestNeighbourIdentifier(fpir=fpir, threshold=threshold).fit(gallery.embeddings, gallery.labels)
 
 
@@ -77,9 +83,11 @@ def _check_events_path(path: Path | None) -> None:
 
 
 def _describe(event: dict[str, Any]) -> str:
-    when = (f"{event['first_time']:.2f}–{event['last_time']:.2f} s" if "first_time" in event else event.get("at", ""))
-    return (f"track {event['track']:3d}  {event['label']:20s}  score {event['best_score']:.2f}  "
-            f"frames {event['first_frame']}–{event['last_frame']}  {when}")
+    when = f"{event['first_time']:.2f}–{event['last_time']:.2f} s" if "first_time" in event else event.get("at", "")
+    return (
+        f"track {event['track']:3d}  {event['label']:20s}  score {event['best_score']:.2f}  "
+        f"frames {event['first_frame']}–{event['last_frame']}  {when}"
+    )
 
 
 def _names(events: list[dict[str, Any]]) -> str:
@@ -113,11 +121,15 @@ def cmd_video(args: argparse.Namespace) -> int:
     if args.events:
         print(f"events → {args.events}")
     saved = 1 - summary.embedded_faces / summary.face_frames if summary.face_frames else 0.0
-    print(f"wrote {args.out}: {summary.codec} {'with' if summary.sound else 'without'} sound, "
-          f"{_megabytes(args.out)} (input {_megabytes(args.input)})")
-    print(f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.fps:.1f} fps), {summary.face_frames} faces, "
-          f"{len(summary.events)} tracks: {_names(summary.events)}; "
-          f"embedder ran on {summary.embedded_faces} faces ({saved:.0%} saved)")
+    print(
+        f"wrote {args.out}: {summary.codec} {'with' if summary.sound else 'without'} sound, "
+        f"{_megabytes(args.out)} (input {_megabytes(args.input)})"
+    )
+    print(
+        f"{summary.frames} frames in {summary.seconds:.1f} s ({summary.fps:.1f} fps), {summary.face_frames} faces, "
+        f"{len(summary.events)} tracks: {_names(summary.events)}; "
+        f"embedder ran on {summary.embedded_faces} faces ({saved:.0%} saved)"
+    )
     source.check()  # unreadable frames: the readable ones are written above, now say what was lost
     return 0
 
@@ -141,13 +153,21 @@ def cmd_watch(args: argparse.Namespace) -> int:
         if store is not None:
             store(event)
 
-    watcher = Watcher(_recognizer(args), on_event, retries=args.retries, show=args.show,
-                      status=lambda line: print(f"facegate: {line}", file=sys.stderr, flush=True))
+    watcher = Watcher(
+        _recognizer(args),
+        on_event,
+        retries=args.retries,
+        show=args.show,
+        status=lambda line: print(f"facegate: {line}", file=sys.stderr, flush=True),
+    )
     print(f"facegate: watching {args.source} (Ctrl-C to stop)", file=sys.stderr)
     summary = watcher.run(source)
     how = "stopped" if summary.interrupted else "source ended"
-    print(f"facegate: {how} after {summary.frames} frames, {len(summary.events)} event(s), "
-          f"{summary.reconnects} reconnection(s)", file=sys.stderr)
+    print(
+        f"facegate: {how} after {summary.frames} frames, {len(summary.events)} event(s), "
+        f"{summary.reconnects} reconnection(s)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -161,23 +181,47 @@ def _event_store(url: str, gate: str) -> Callable[[dict[str, Any]], None]:
 
     def store(event: dict[str, Any]) -> None:
         known = event["label"] != UNKNOWN
-        gallery.add_events(gate, [(ids.get(event["label"]) if known else None, "match" if known else "unknown",
-                                   float(event["best_score"]), None)])
+        gallery.add_events(
+            gate,
+            [
+                (
+                    ids.get(event["label"]) if known else None,
+                    "match" if known else "unknown",
+                    float(event["best_score"]),
+                    None,
+                )
+            ],
+        )
 
     return store
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     known = p.add_mutually_exclusive_group(required=True)
-    known.add_argument("--gallery", type=Path, metavar="DIR",
-                       help="known people: DIR/<person>.jpg (one photo each) and/or DIR/<person>/*.jpg")
-    known.add_argument("--db", metavar="URL", help="known people from the gallery database (sqlite:///… or "
-                       "postgresql://…), identified with its calibrated open-set identifier")
-    p.add_argument("--every", type=positive_int, default=5, metavar="N",
-                   help="scan the whole frame for new faces every N frames; tracked faces are followed on every "
-                        "frame (default 5)")
-    add_operating_point_options(p, threshold="with --gallery: a fixed distance to the nearest gallery photo beyond "
-                                              "which a face is unknown (overrides --fpir)")
+    known.add_argument(
+        "--gallery",
+        type=Path,
+        metavar="DIR",
+        help="known people: DIR/<person>.jpg (one photo each) and/or DIR/<person>/*.jpg",
+    )
+    known.add_argument(
+        "--db",
+        metavar="URL",
+        help="known people from the gallery database (sqlite:///… or "
+        "postgresql://…), identified with its calibrated open-set identifier",
+    )
+    p.add_argument(
+        "--every",
+        type=positive_int,
+        default=5,
+        metavar="N",
+        help="scan the whole frame for new faces every N frames; tracked faces are followed on every frame (default 5)",
+    )
+    add_operating_point_options(
+        p,
+        threshold="with --gallery: a fixed distance to the nearest gallery photo beyond "
+        "which a face is unknown (overrides --fpir)",
+    )
     add_detection_options(p)
 
 
@@ -185,8 +229,13 @@ def register(sub: Subparsers) -> None:
     """Add the `video` and `watch` parsers."""
     video = sub.add_parser("video", help="write a video back with every face boxed and named; one event per track")
     video.add_argument("input", type=Path, help="video file")
-    video.add_argument("--out", type=Path, required=True, metavar="OUTPUT.mp4", help=".mp4/.m4v/.mov/.mkv "
-                       "(H.264) or .webm (VP9); same frame rate, size and sound as the input")
+    video.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="OUTPUT.mp4",
+        help=".mp4/.m4v/.mov/.mkv (H.264) or .webm (VP9); same frame rate, size and sound as the input",
+    )
     video.add_argument("--events", type=Path, metavar="EVENTS.jsonl", help="one JSON line per track")
     _common(video)
 
@@ -194,8 +243,12 @@ def register(sub: Subparsers) -> None:
     watch.add_argument("source", help="webcam index (0), RTSP/HTTP URL, or video file")
     watch.add_argument("--events", type=Path, metavar="EVENTS.jsonl", help="also append each event as a JSON line")
     watch.add_argument("--show", action="store_true", help="show the annotated picture in a window ('q' stops)")
-    watch.add_argument("--retries", type=positive_int, metavar="N",
-                       help="give up after N failed reconnections in a row (default: keep trying)")
+    watch.add_argument(
+        "--retries",
+        type=positive_int,
+        metavar="N",
+        help="give up after N failed reconnections in a row (default: keep trying)",
+    )
     watch.add_argument("--gate", default="watch", help="gate name of the access events stored with --db")
     _common(watch)
     video.set_defaults(handler=cmd_video)

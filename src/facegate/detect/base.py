@@ -57,8 +57,9 @@ class Face:
         """JSON-ready form: box, score and named landmarks."""
         out: dict[str, Any] = {"box": [round(float(v), 1) for v in self.box], "score": round(float(self.score), 4)}
         if self.landmarks is not None:
-            out["landmarks"] = {n: [round(float(x), 1), round(float(y), 1)]
-                                for n, (x, y) in zip(LANDMARK_NAMES, self.landmarks)}
+            out["landmarks"] = {
+                n: [round(float(x), 1), round(float(y), 1)] for n, (x, y) in zip(LANDMARK_NAMES, self.landmarks)
+            }
         return out
 
 

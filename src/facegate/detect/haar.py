@@ -31,8 +31,11 @@ class HaarDetector:
         """Boxes of frontal faces; the score is the cascade's level weight squashed to (0, 1)."""
         gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
         boxes, _, weights = self._cascade.detectMultiScale3(
-            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-            minSize=(self.min_face, self.min_face), outputRejectLevels=True,
+            gray,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(self.min_face, self.min_face),
+            outputRejectLevels=True,
         )
         faces = [
             Face(box=(float(x), float(y), float(x + w), float(y + h)), score=float(1.0 / (1.0 + np.exp(-wt))))

@@ -44,7 +44,9 @@ def pyramid_scales(height: int, width: int, min_face: int, scale_factor: float) 
 
 def pyramid_sizes(height: int, width: int, scales: list[float]) -> np.ndarray:
     """(height, width) of each pyramid level, rounded up, as an L×2 array."""
-    return np.array([(int(np.ceil(height * s)), int(np.ceil(width * s))) for s in scales], dtype=np.int64).reshape(-1, 2)
+    return np.array([(int(np.ceil(height * s)), int(np.ceil(width * s))) for s in scales], dtype=np.int64).reshape(
+        -1, 2
+    )
 
 
 def pyramid_levels(image: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
@@ -117,7 +119,7 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
             patch = image[y1:y2, x1:x2]
         else:
             patch = np.zeros((bh, bw, 3), dtype=np.uint8)
-            patch[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = image[sy1:sy2, sx1:sx2]
+            patch[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = image[sy1:sy2, sx1:sx2]
         out[i] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA if bw > size else cv2.INTER_LINEAR)
     return out
 
@@ -176,8 +178,9 @@ class MTCNNDetector:
         boxes = np.concatenate(found)
         return boxes[nms(boxes[:, :4], boxes[:, 4], 0.7)]
 
-    def _refine(self, image: np.ndarray, boxes: np.ndarray, net: ort.InferenceSession, size: int,
-                threshold: float) -> tuple[np.ndarray, np.ndarray | None]:
+    def _refine(
+        self, image: np.ndarray, boxes: np.ndarray, net: ort.InferenceSession, size: int, threshold: float
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Run R-Net or O-Net on square crops of `boxes`; keep confident ones, regressed (and landmarks)."""
         squares = square(boxes[:, :4])
         outputs = net.run(None, {"image": normalise(crop_patches(image, squares, size))}, self._run_options(image))

@@ -26,8 +26,6 @@ DLIB_FILES = ("training.xml", "testing.xml")
 IOU_THRESHOLDS = (0.5, 0.3)
 
 
-
-
 @dataclass(frozen=True)
 class LabelledPhoto:
     """One photo's ground truth: face boxes (N×4, x1 y1 x2 y2) with an ignore flag each, or nose points (N×2)."""
@@ -52,8 +50,7 @@ class Counts:
     false_positives: int = 0
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(self.hits + other.hits, self.misses + other.misses,
-                      self.false_positives + other.false_positives)
+        return Counts(self.hits + other.hits, self.misses + other.misses, self.false_positives + other.false_positives)
 
     @property
     def recall(self) -> float:
@@ -73,16 +70,24 @@ def read_dlib_xml(path: Path) -> list[LabelledPhoto]:
             left, top = float(box.get("left", 0)), float(box.get("top", 0))
             boxes.append((left, top, left + float(box.get("width", 0)), top + float(box.get("height", 0))))
             ignored.append(box.get("ignore", "0") == "1")
-        photos.append(LabelledPhoto(path.parent / image.get("file", ""), np.array(boxes, float).reshape(-1, 4),
-                                    np.array(ignored, bool), np.zeros((0, 2))))
+        photos.append(
+            LabelledPhoto(
+                path.parent / image.get("file", ""),
+                np.array(boxes, float).reshape(-1, 4),
+                np.array(ignored, bool),
+                np.zeros((0, 2)),
+            )
+        )
     return photos
 
 
 def read_compreface(path: Path) -> list[LabelledPhoto]:
     """The photos of CompreFace's `annotations.json` with the nose point of each face, in file order."""
     noses = json.loads(path.read_text())["nose_points"]
-    return [LabelledPhoto(path.parent / name, np.zeros((0, 4)), np.zeros(0, bool), np.array(points, float).reshape(-1, 2))
-            for name, points in sorted(noses.items())]
+    return [
+        LabelledPhoto(path.parent / name, np.zeros((0, 4)), np.zeros(0, bool), np.array(points, float).reshape(-1, 2))
+        for name, points in sorted(noses.items())
+    ]
 
 
 def _greedy(affinity: np.ndarray, eligible: np.ndarray) -> tuple[set[int], set[int]]:
@@ -161,8 +166,9 @@ class Row:
     ms_per_photo: float
 
 
-def evaluate(name: str, detect: Callable[[np.ndarray], list[Face]], dataset: Dataset,
-             images: list[np.ndarray], runs: int) -> Row:
+def evaluate(
+    name: str, detect: Callable[[np.ndarray], list[Face]], dataset: Dataset, images: list[np.ndarray], runs: int
+) -> Row:
     """Score one detector on a dataset; time it as the median over `runs` passes (after one warm-up pass)."""
     found = [detect(img) for img in images]  # warm-up pass; its detections are the ones scored
     times = []
@@ -176,7 +182,9 @@ def evaluate(name: str, detect: Callable[[np.ndarray], list[Face]], dataset: Dat
     return Row(name, dataset, counts, statistics.median(times))
 
 
-def detectors(min_faces: Sequence[int], haar: bool, threads: int | None) -> dict[str, Callable[[np.ndarray], list[Face]]]:
+def detectors(
+    min_faces: Sequence[int], haar: bool, threads: int | None
+) -> dict[str, Callable[[np.ndarray], list[Face]]]:
     """The detector settings to compare: MTCNN at each minimum face size, then Haar at the smallest."""
     from facegate.detect.haar import HaarDetector
     from facegate.detect.mtcnn import MTCNNDetector
@@ -200,13 +208,21 @@ def report(rows: Sequence[Row], command: str, seconds: float, runs: int) -> str:
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {describe_machine()}",
         f"- Command: `{command}` ({seconds:.0f} s)",
-        ("- dlib: every photo labelled in dlib's examples `training.xml` and `testing.xml` (PASCAL VOC group photos), "
-         "scored by IoU of the detected box with the hand-drawn one; dlib's boxes are tighter and sit lower on the "
-         "face than MTCNN's, so IoU 0.3 is shown too (the gap is what the box convention costs)."),
-        ("- CompreFace: the 18 sample photos (0-8 faces; six phone photos of 12-36 Mpx), scored nose-in-box against the annotated "
-         "nose point of every face."),
-        ("- Matching: greedy, one detection per face (highest IoU / nose nearest the box centre first); unmatched "
-         "detections are false positives, except those on a box marked ignore."),
+        (
+            "- dlib: every photo labelled in dlib's examples `training.xml` and `testing.xml` (PASCAL VOC group "
+            "photos), "
+            "scored by IoU of the detected box with the hand-drawn one; dlib's boxes are tighter and sit lower on the "
+            "face than MTCNN's, so IoU 0.3 is shown too (the gap is what the box convention costs)."
+        ),
+        (
+            "- CompreFace: the 18 sample photos (0-8 faces; six phone photos of 12-36 Mpx), scored nose-in-box "
+            "against the annotated "
+            "nose point of every face."
+        ),
+        (
+            "- Matching: greedy, one detection per face (highest IoU / nose nearest the box centre first); unmatched "
+            "detections are false positives, except those on a box marked ignore."
+        ),
         f"- ms/photo: the median over {runs} timed passes (after a warm-up pass) of the mean time per photo.",
         "",
         "| Detector | Dataset | Photos | Faces | Match | Recall | Precision | Hits | Misses | False pos. | ms/photo |",
@@ -215,7 +231,9 @@ def report(rows: Sequence[Row], command: str, seconds: float, runs: int) -> str:
     for row in rows:
         for t, c in row.counts.items():
             rule = f"IoU ≥ {t:g}" if row.dataset.by_iou else "nose in box"
-            lines.append(f"| {row.detector} | {row.dataset.name} | {len(row.dataset.photos)} | {row.dataset.faces} | "
-                         f"{rule} | {c.recall:.1%} | {c.precision:.1%} | {c.hits} | {c.misses} | "
-                         f"{c.false_positives} | {row.ms_per_photo:.1f} |")
+            lines.append(
+                f"| {row.detector} | {row.dataset.name} | {len(row.dataset.photos)} | {row.dataset.faces} | "
+                f"{rule} | {c.recall:.1%} | {c.precision:.1%} | {c.hits} | {c.misses} | "
+                f"{c.false_positives} | {row.ms_per_photo:.1f} |"
+            )
     return "\n".join(lines) + "\n"

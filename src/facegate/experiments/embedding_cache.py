@@ -41,8 +41,9 @@ class LabelledFaces:
     def subset(self, mask: np.ndarray) -> LabelledFaces:
         """The faces where mask is true (skipped photos are kept as they were)."""
         keep = np.flatnonzero(mask)
-        return LabelledFaces(self.embeddings[keep], self.labels[keep], [self.paths[i] for i in keep],
-                             self.crops[keep], self.skipped)
+        return LabelledFaces(
+            self.embeddings[keep], self.labels[keep], [self.paths[i] for i in keep], self.crops[keep], self.skipped
+        )
 
 
 def _pipeline_key(fg: FaceGate) -> str:

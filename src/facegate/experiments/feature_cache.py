@@ -62,15 +62,23 @@ def _decode(blob: bytes) -> np.ndarray:
 
 def faces_to_array(faces: Sequence[Face]) -> np.ndarray:
     """Detections as an N×15 float32 array (box, score, 10 landmark coordinates or NaN) for the cache."""
-    rows = [[*face.box, face.score, *(face.landmarks.ravel() if face.landmarks is not None else [np.nan] * 10)]
-            for face in faces]
+    rows = [
+        [*face.box, face.score, *(face.landmarks.ravel() if face.landmarks is not None else [np.nan] * 10)]
+        for face in faces
+    ]
     return np.asarray(rows, dtype=np.float32).reshape(-1, 15)
 
 
 def faces_from_array(rows: np.ndarray) -> list[Face]:
     """Inverse of `faces_to_array`."""
-    return [Face(box=(float(r[0]), float(r[1]), float(r[2]), float(r[3])), score=float(r[4]),
-                 landmarks=None if np.isnan(r[5]) else r[5:].reshape(5, 2).copy()) for r in rows]
+    return [
+        Face(
+            box=(float(r[0]), float(r[1]), float(r[2]), float(r[3])),
+            score=float(r[4]),
+            landmarks=None if np.isnan(r[5]) else r[5:].reshape(5, 2).copy(),
+        )
+        for r in rows
+    ]
 
 
 class FeatureCache:
@@ -83,8 +91,10 @@ class FeatureCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS features (variant TEXT NOT NULL, sha256 TEXT NOT NULL, "
-                         "array BLOB NOT NULL, PRIMARY KEY (variant, sha256))")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS features (variant TEXT NOT NULL, sha256 TEXT NOT NULL, "
+            "array BLOB NOT NULL, PRIMARY KEY (variant, sha256))"
+        )
         self._db.commit()
         self._keys: dict[Path, str] = {}
         self.hits = 0
@@ -105,21 +115,25 @@ class FeatureCache:
         wanted = list(dict.fromkeys(keys))
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+            chunk = wanted[start : start + 500]
             rows = self._db.execute(
                 f"SELECT sha256, array FROM features WHERE variant = ? AND sha256 IN ({','.join('?' * len(chunk))})",
-                [self._stored(variant), *chunk])
+                [self._stored(variant), *chunk],
+            )
             found.update((key, _decode(blob)) for key, blob in rows)
         return found
 
     def put_many(self, variant: str, arrays: Mapping[str, np.ndarray]) -> None:
         """Store (or replace) arrays under `variant`, in one transaction."""
         with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?)",
-                                 [(self._stored(variant), key, _encode(a)) for key, a in arrays.items()])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO features VALUES (?, ?, ?)",
+                [(self._stored(variant), key, _encode(a)) for key, a in arrays.items()],
+            )
 
-    def compute(self, variant: str, paths: Sequence[Path], fn: BatchFunction, batch_size: int = 32,
-                desc: str | None = None) -> list[np.ndarray]:
+    def compute(
+        self, variant: str, paths: Sequence[Path], fn: BatchFunction, batch_size: int = 32, desc: str | None = None
+    ) -> list[np.ndarray]:
         """One array per path: cached ones are read, the rest computed by `fn` in batches (stored as they finish)."""
         keys = [self.key(p) for p in paths]
         found = self.get_many(variant, keys)
@@ -128,7 +142,7 @@ class FeatureCache:
         self.hits += len(keys) - len(todo)
         with tqdm(total=len(todo), desc=desc or variant, unit="img", disable=not todo) as bar:
             for start in range(0, len(todo), batch_size):
-                batch = todo[start:start + batch_size]
+                batch = todo[start : start + batch_size]
                 arrays = fn([p for _, p in batch])
                 if len(arrays) != len(batch):
                     raise ValueError(f"{variant}: batch function returned {len(arrays)} arrays for {len(batch)} files")

@@ -28,10 +28,14 @@ def lfw_dir() -> Path:
     root = configured_lfw()
     if root is None:
         where = settings.current().lfw
-        raise LFWMissingError(f"{where}: no LFW pairs protocol here" if where else
-                              "LFW not found: pass --lfw DIR or set FACEGATE_LFW to the folder holding "
-                              "images_deepfunneled/ and pairs.txt")
+        raise LFWMissingError(
+            f"{where}: no LFW pairs protocol here"
+            if where
+            else "LFW not found: pass --lfw DIR or set FACEGATE_LFW to the folder holding "
+            "images_deepfunneled/ and pairs.txt"
+        )
     return root
+
 
 # The face box the deep-funneled 250×250 photos are built around: the median MTCNN box of the subject over the
 # DevTrain photos (`median_box`). Aligned with "crop" geometry, it stands in for the subject where detection fails.
@@ -78,6 +82,7 @@ def pair_files(pair: Pair, root: Path | None = None) -> tuple[Path, Path]:
 
 def subject(faces: Sequence[Face], width: int, height: int) -> Face | None:
     """The face whose box centre is nearest the image centre (LFW's subject); None when there is no face."""
+
     def offset(face: Face) -> float:
         x1, y1, x2, y2 = face.box
         return ((x1 + x2 - width) / 2) ** 2 + ((y1 + y2 - height) / 2) ** 2

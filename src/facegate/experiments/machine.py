@@ -11,4 +11,6 @@ from facegate.cpu import describe_cpu
 def describe_machine() -> str:
     """CPU model with its speed-relevant instruction sets, usable cores, OS and Python."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{describe_cpu()}, {cores} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return (
+        f"{describe_cpu()}, {cores} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )

@@ -93,8 +93,11 @@ def strangers(files: Iterable[Path], enrolled: Iterable[str]) -> list[Path]:
     """The LFW photos whose person's name matches no enrolled name (case, separators and small misspellings,
     e.g. the 5-celebrity set's "ben_afflek", are ignored)."""
     names = [_normalised(n) for n in set(enrolled)]
-    return [f for f in files
-            if all(SequenceMatcher(None, _normalised(f.parent.name), n).ratio() < NAME_MATCH for n in names)]
+    return [
+        f
+        for f in files
+        if all(SequenceMatcher(None, _normalised(f.parent.name), n).ratio() < NAME_MATCH for n in names)
+    ]
 
 
 def devtrain_files(root: Path | None = None) -> list[Path]:
@@ -109,7 +112,9 @@ def lfw_background(enrolled: Iterable[str], threads: int | None = None) -> np.nd
         return None
     cache = FeatureCache()
     try:
-        return LFWEmbedder(cache, threads=threads).embeddings(strangers(devtrain_files(), enrolled), VARIANTS["warp"])[0]
+        return LFWEmbedder(cache, threads=threads).embeddings(strangers(devtrain_files(), enrolled), VARIANTS["warp"])[
+            0
+        ]
     finally:
         cache.close()
 
@@ -176,8 +181,14 @@ def embed_protocol(embedder: LFWEmbedder, proto: Protocol, variant: str, photos:
     gallery_files, gallery_labels = proto.enrolled(photos)
     genuine_files, genuine_labels = proto.genuine()
     v = VARIANTS[variant]
-    return Embedded(embedder.embeddings(gallery_files, v)[0], gallery_labels, embedder.embeddings(genuine_files, v)[0],
-                    genuine_labels, embedder.embeddings(proto.impostors, v)[0], embedder.embeddings(proto.background, v)[0])
+    return Embedded(
+        embedder.embeddings(gallery_files, v)[0],
+        gallery_labels,
+        embedder.embeddings(genuine_files, v)[0],
+        genuine_labels,
+        embedder.embeddings(proto.impostors, v)[0],
+        embedder.embeddings(proto.background, v)[0],
+    )
 
 
 def cohort_scale(probes: np.ndarray, cohort: np.ndarray, k: int) -> np.ndarray:
@@ -210,6 +221,7 @@ def classifier_candidates(model: ClassifierMixin) -> Candidates:
 def score_probes(data: Embedded, candidates: Candidates, cohort_k: int) -> Probes:
     """Candidates and scores: distance to the candidate's nearest enrolled sample, divided by the probe's
     cohort scale when cohort_k > 0 (plain distance otherwise)."""
+
     def scored(probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cand = candidates(data, probes)
         d = nearest_own_distance(probes, data.gallery, data.gallery_labels, cand)
@@ -258,21 +270,35 @@ def methods(photo_counts: Sequence[int] = (1, 3, 5)) -> list[Method]:
     with both."""
     rows: list[Method] = []
     for n in photo_counts:
-        rows += [Method(f"Nearest neighbour, {n} photo(s)", "warp", n),
-                 Method(f"NN + flip TTA, {n} photo(s)", "warp+flip", n),
-                 Method(f"NN + flip + cohort norm, {n} photo(s)", "warp+flip", n, COHORT_K)]
+        rows += [
+            Method(f"Nearest neighbour, {n} photo(s)", "warp", n),
+            Method(f"NN + flip TTA, {n} photo(s)", "warp+flip", n),
+            Method(f"NN + flip + cohort norm, {n} photo(s)", "warp+flip", n, COHORT_K),
+        ]
     n = max(photo_counts)
     svc = study_learners(0, ("svc",))[0][1]
     lr = default_classifier()
-    rows += [Method(f"LR (open-set default), {n} photos", "warp", n, 0, lr),
-             Method(f"LR + flip TTA, {n} photos", "warp+flip", n, 0, lr),
-             Method(f"LR + cohort norm, {n} photos", "warp", n, COHORT_K, lr),
-             Method(f"LR + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K, lr),
-             Method(f"SVC + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K, svc),
-             Method(f"Stacked + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K,
-                    StackedEnsemble(_ensemble_learners(), folds=min(5, n), random_state=0)),
-             Method(f"Super Learner + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K,
-                    SuperLearnerClassifier(_ensemble_learners(), folds=min(5, n), random_state=0))]
+    rows += [
+        Method(f"LR (open-set default), {n} photos", "warp", n, 0, lr),
+        Method(f"LR + flip TTA, {n} photos", "warp+flip", n, 0, lr),
+        Method(f"LR + cohort norm, {n} photos", "warp", n, COHORT_K, lr),
+        Method(f"LR + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K, lr),
+        Method(f"SVC + flip + cohort norm, {n} photos", "warp+flip", n, COHORT_K, svc),
+        Method(
+            f"Stacked + flip + cohort norm, {n} photos",
+            "warp+flip",
+            n,
+            COHORT_K,
+            StackedEnsemble(_ensemble_learners(), folds=min(5, n), random_state=0),
+        ),
+        Method(
+            f"Super Learner + flip + cohort norm, {n} photos",
+            "warp+flip",
+            n,
+            COHORT_K,
+            SuperLearnerClassifier(_ensemble_learners(), folds=min(5, n), random_state=0),
+        ),
+    ]
     return rows
 
 
@@ -294,8 +320,11 @@ def run(data: EmbeddedSets, chosen: Sequence[Method]) -> list[Row]:
             candidates = classifier_candidates(m.model) if m.model is not None else nearest_candidates
             probes = score_probes(embedded, candidates, m.cohort_k)
             rows.append(Row(m, probes, time.monotonic() - start))
-            print(f"{m.title}: rank-1 {probes.rank1:.2%}, " + ", ".join(
-                f"FNIR {rows[-1].fnir[f]:.2%} @ FPIR {f:g}" for f in FPIRS), file=sys.stderr)
+            print(
+                f"{m.title}: rank-1 {probes.rank1:.2%}, "
+                + ", ".join(f"FNIR {rows[-1].fnir[f]:.2%} @ FPIR {f:g}" for f in FPIRS),
+                file=sys.stderr,
+            )
     return rows
 
 
@@ -322,8 +351,13 @@ def plot_det(rows: Sequence[Row], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(8, 6), dpi=120)
     for r in rows:
         fpir, fnir = r.probes.det()
-        ax.plot(np.maximum(fpir, 1e-5), np.maximum(fnir, 1e-4), drawstyle="steps-post", label=r.method.title,
-                linestyle="-" if r.method.photos == max(m.method.photos for m in rows) else ":")
+        ax.plot(
+            np.maximum(fpir, 1e-5),
+            np.maximum(fnir, 1e-4),
+            drawstyle="steps-post",
+            label=r.method.title,
+            linestyle="-" if r.method.photos == max(m.method.photos for m in rows) else ":",
+        )
     for f in FPIRS:
         ax.axvline(f, color="grey", linestyle=":", linewidth=1)
     ax.set_xscale("log")
@@ -343,12 +377,17 @@ def _protocol_lines(proto: Protocol) -> list[str]:
     """The report's description of the protocol and of how each kind of row is scored."""
     genuine = sum(max(0, len(p) - PROBES_FROM) for p in proto.gallery.values())
     return [
-        (f"- Gallery: {len(proto.gallery)} LFW people with ≥ {MIN_PHOTOS} photos, enrolled with their first 1, 3 or "
-         f"5 photos; genuine probes: their {genuine} photos from the 6th on; impostor (stranger) probes: "
-         f"{len(proto.impostors)} photos of people with one photo; cohort/background: {len(proto.background)} "
-         "pairsDevTrain photos of the other people (2-9 photos each)."),
-        ("- Flip TTA: embedding of the photo plus that of its mirror image, re-normalised (`warp+flip`). The pipeline "
-         "embeds without it (`warp`)."),
+        (
+            f"- Gallery: {len(proto.gallery)} LFW people with ≥ {MIN_PHOTOS} photos, enrolled with their first 1, 3 or "
+            f"5 photos; genuine probes: their {genuine} photos from the 6th on; impostor (stranger) probes: "
+            f"{len(proto.impostors)} photos of people with one photo; cohort/background: {len(proto.background)} "
+            "pairsDevTrain photos of the other people (2-9 photos each)."
+        ),
+        (
+            "- Flip TTA: embedding of the photo plus that of its mirror image, re-normalised (`warp+flip`). The "
+            "pipeline "
+            "embeds without it (`warp`)."
+        ),
     ]
 
 
@@ -358,16 +397,20 @@ def shipped_section(rows: Sequence[ShippedRow], plot_name: str) -> list[str]:
     return [
         "## The shipped identifier at its own calibrated thresholds",
         "",
-        ("Each identifier is fitted on the enrolled photos as the product fits it: the gate and the service call "
-         "`build_identifier(embeddings, labels, fpir)` (`OpenSetIdentifier`: temperature-scaled logistic regression "
-         "plus the distance check, calibrated on the gallery alone and capped by the model's prior distance where "
-         "the gallery holds too few strangers of its own; nearest neighbour at the prior distance when someone has "
-         "one photo); *+ background strangers* also calibrates on the background photos, as `facegate experiment` "
-         "does. The thresholds are the identifier's own: nothing is tuned on the probes. *Achieved FPIR*: share of "
-         "the stranger probes it names as someone; *FNIR*: share of the genuine probes not named as their own person "
-         "(wrong candidate or refused); *rank-1*: the candidate is right, before the open-set check. *ECE*: expected "
-         f"calibration error of the probability shown with the candidate, {ECE_BINS} equal-width bins, over all "
-         "probes (a stranger's candidate is always wrong) and over the genuine probes only."),
+        (
+            "Each identifier is fitted on the enrolled photos as the product fits it: the gate and the service call "
+            "`build_identifier(embeddings, labels, fpir)` (`OpenSetIdentifier`: temperature-scaled logistic regression "
+            "plus the distance check, calibrated on the gallery alone and capped by the model's prior distance where "
+            "the gallery holds too few strangers of its own; nearest neighbour at the prior distance when someone has "
+            "one photo); *+ background strangers* also calibrates on the background photos, as `facegate experiment` "
+            "does. The thresholds are the identifier's own: nothing is tuned on the probes. *Achieved FPIR*: share of "
+            "the stranger probes it names as someone; *FNIR*: share of the genuine probes not named as their own "
+            "person "
+            "(wrong candidate or refused); *rank-1*: the candidate is right, before the open-set check. *ECE*: "
+            "expected "
+            f"calibration error of the probability shown with the candidate, {ECE_BINS} equal-width bins, over all "
+            "probes (a stranger's candidate is always wrong) and over the genuine probes only."
+        ),
         "",
         shipped_table(rows),
         "",
@@ -381,11 +424,15 @@ def benchmark_section(rows: Sequence[Row], plot_name: str) -> list[str]:
     return [
         "## Benchmark-only methods: thresholds set on the evaluated strangers",
         "",
-        ("Not what a site gets: each score's threshold is the one that lets that share of these impostor probes "
-         "through, read off the probes themselves. Score: distance from the probe to the candidate's nearest enrolled "
-         "sample (Euclidean, unit embeddings); *cohort norm* divides it by the probe's mean distance to its "
-         f"{COHORT_K} nearest background faces. Candidate: nearest sample, or the classifier's top class. FNIR counts "
-         "a wrong candidate as a miss. The shipped identifier uses neither flip TTA nor cohort normalisation."),
+        (
+            "Not what a site gets: each score's threshold is the one that lets that share of these impostor probes "
+            "through, read off the probes themselves. Score: distance from the probe to the candidate's nearest "
+            "enrolled "
+            "sample (Euclidean, unit embeddings); *cohort norm* divides it by the probe's mean distance to its "
+            f"{COHORT_K} nearest background faces. Candidate: nearest sample, or the classifier's top class. FNIR "
+            "counts "
+            "a wrong candidate as a miss. The shipped identifier uses neither flip TTA nor cohort normalisation."
+        ),
         "",
         table(rows),
         "",
@@ -394,20 +441,21 @@ def benchmark_section(rows: Sequence[Row], plot_name: str) -> list[str]:
     ]
 
 
-def report(rows: Sequence[Row], shipped: Sequence[ShippedRow], proto: Protocol, command: str,
-           seconds: float) -> str:
+def report(rows: Sequence[Row], shipped: Sequence[ShippedRow], proto: Protocol, command: str, seconds: float) -> str:
     """The Markdown report: what was run and where, the protocol, the shipped identifiers, the other methods."""
-    return "\n".join([
-        "# LFW open-set identification (1:N)",
-        "",
-        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {describe_machine()}",
-        f"- Command: `{command}` ({seconds:.0f} s, cached embeddings included)",
-        *_protocol_lines(proto),
-        "",
-        *shipped_section(shipped, RELIABILITY_PLOT),
-        *benchmark_section(rows, DET_PLOT),
-    ])
+    return "\n".join(
+        [
+            "# LFW open-set identification (1:N)",
+            "",
+            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            f"- Machine: {describe_machine()}",
+            f"- Command: `{command}` ({seconds:.0f} s, cached embeddings included)",
+            *_protocol_lines(proto),
+            "",
+            *shipped_section(shipped, RELIABILITY_PLOT),
+            *benchmark_section(rows, DET_PLOT),
+        ]
+    )
 
 
 def run_openset(args: argparse.Namespace) -> int:
@@ -426,8 +474,12 @@ def run_openset(args: argparse.Namespace) -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "openset.md").write_text(text)
-        plot_det(rows, args.out / DET_PLOT, f"LFW open-set DET of the benchmark-only methods (thresholds swept "
-                 f"over the strangers), {len(proto.gallery)} enrolled people")
+        plot_det(
+            rows,
+            args.out / DET_PLOT,
+            f"LFW open-set DET of the benchmark-only methods (thresholds swept "
+            f"over the strangers), {len(proto.gallery)} enrolled people",
+        )
         plot_reliability(reliability_row(shipped), args.out / RELIABILITY_PLOT)
         print(f"wrote openset.md, {DET_PLOT} and {RELIABILITY_PLOT} in {args.out}", file=sys.stderr)
     return 0

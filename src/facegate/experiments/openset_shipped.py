@@ -37,6 +37,7 @@ Build = Callable[[np.ndarray, np.ndarray, np.ndarray], Identifier]  # (enrolled,
 def gate(fpir: float) -> Build:
     """What the gate and the service run at target `fpir`: build_identifier over the enrolled samples (no
     background strangers; nearest neighbour when someone has one photo)."""
+
     def build(X: np.ndarray, y: np.ndarray, background: np.ndarray) -> Identifier:
         return build_identifier(X, y, fpir)
 
@@ -46,6 +47,7 @@ def gate(fpir: float) -> Build:
 def with_background(fpir: float) -> Build:
     """OpenSetIdentifier at target `fpir` calibrated on the background strangers too, as `facegate experiment` fits
     it."""
+
     def build(X: np.ndarray, y: np.ndarray, background: np.ndarray) -> Identifier:
         return OpenSetIdentifier(fpir=fpir).fit(X, y, background=background)
 
@@ -71,12 +73,14 @@ def shipped_methods(photo_counts: Sequence[int] = (1, 3, 5), fpirs: Sequence[flo
     n = max(photo_counts)
     rows = []
     for f in fpirs:
-        rows += [Shipped(f"Gate (`build_identifier`), fpir={f:g}, {k} photo(s)", k, f, gate(f), is_gate=True)
-                 for k in photo_counts]
-        rows += [Shipped(f"`OpenSetIdentifier` + background strangers, fpir={f:g}, {n} photos", n, f,
-                         with_background(f)),
-                 Shipped(f"Gate on flip-TTA embeddings (not shipped), fpir={f:g}, {n} photos", n, f, gate(f),
-                         "warp+flip")]
+        rows += [
+            Shipped(f"Gate (`build_identifier`), fpir={f:g}, {k} photo(s)", k, f, gate(f), is_gate=True)
+            for k in photo_counts
+        ]
+        rows += [
+            Shipped(f"`OpenSetIdentifier` + background strangers, fpir={f:g}, {n} photos", n, f, with_background(f)),
+            Shipped(f"Gate on flip-TTA embeddings (not shipped), fpir={f:g}, {n} photos", n, f, gate(f), "warp+flip"),
+        ]
     return rows
 
 
@@ -92,8 +96,12 @@ class Answers:
     @classmethod
     def of(cls, decisions: Sequence[Decision], truth: np.ndarray) -> Answers:
         """The decisions' candidates, answers and probabilities, beside each probe's true person."""
-        return cls(np.array([d.candidate for d in decisions]), np.array([d.label for d in decisions]),
-                   np.array([d.probability for d in decisions]), np.asarray(truth))
+        return cls(
+            np.array([d.candidate for d in decisions]),
+            np.array([d.label for d in decisions]),
+            np.array([d.probability for d in decisions]),
+            np.asarray(truth),
+        )
 
     @property
     def hit(self) -> np.ndarray:
@@ -130,8 +138,10 @@ class ShippedRow:
 
     def confidence_and_hits(self) -> tuple[np.ndarray, np.ndarray]:
         """The candidate's probability and whether it is right, over every probe (genuine and strangers)."""
-        return (np.concatenate([self.genuine.probability, self.strangers.probability]),
-                np.concatenate([self.genuine.hit, self.strangers.hit]))
+        return (
+            np.concatenate([self.genuine.probability, self.strangers.probability]),
+            np.concatenate([self.genuine.hit, self.strangers.hit]),
+        )
 
     def ece(self, genuine_only: bool = False) -> float:
         """ECE over ECE_BINS bins: over every probe, or only over the genuine ones (closed-set calibration)."""
@@ -143,8 +153,10 @@ class ShippedRow:
         """The identifier's own thresholds, as the report shows them."""
         ident = self.identifier
         if isinstance(ident, OpenSetIdentifier):
-            return (f"p ≥ {ident.probability_threshold_:.3f}, d ≤ {ident.distance_threshold_:.3f} "
-                    f"({ident.threshold_source_})")
+            return (
+                f"p ≥ {ident.probability_threshold_:.3f}, d ≤ {ident.distance_threshold_:.3f} "
+                f"({ident.threshold_source_})"
+            )
         if isinstance(ident, NearestNeighbourIdentifier):
             return f"d ≤ {ident.distance_threshold_:.3f} (nearest neighbour, prior)"
         return type(ident).__name__
@@ -164,8 +176,11 @@ def run_shipped(data: Callable[[str, int], Embedded], chosen: Sequence[Shipped])
     with threadpool_limits(1, user_api="blas"):
         for shipped in chosen:
             rows.append(score_shipped(shipped, data(shipped.variant, shipped.photos)))
-            print(f"{shipped.title}: FPIR {rows[-1].fpir:.2%} (target {shipped.target:.1%}), "
-                  f"FNIR {rows[-1].fnir:.2%}, rank-1 {rows[-1].rank1:.2%}", file=sys.stderr)
+            print(
+                f"{shipped.title}: FPIR {rows[-1].fpir:.2%} (target {shipped.target:.1%}), "
+                f"FNIR {rows[-1].fnir:.2%}, rank-1 {rows[-1].rank1:.2%}",
+                file=sys.stderr,
+            )
     return rows
 
 
@@ -177,13 +192,20 @@ def reliability_row(rows: Sequence[ShippedRow]) -> ShippedRow:
 
 def shipped_table(rows: Sequence[ShippedRow]) -> str:
     """Markdown table: target and achieved FPIR, FNIR there, rank-1, the thresholds and ECE."""
-    lines = [("| Identifier (as shipped) | Target FPIR | Achieved FPIR | FNIR | Rank-1 | Thresholds | "
-              f"ECE ({ECE_BINS} bins), all probes / genuine |"), "|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            "| Identifier (as shipped) | Target FPIR | Achieved FPIR | FNIR | Rank-1 | Thresholds | "
+            f"ECE ({ECE_BINS} bins), all probes / genuine |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ece = f"{r.ece():.3f} / {r.ece(genuine_only=True):.3f}" if r.has_probability else "n/a (no probability)"
-        lines.append(f"| {r.shipped.title} | {r.shipped.target:.1%} | {r.fpir:.2%} "
-                     f"({r.strangers_named}/{len(r.strangers.label)}) | {r.fnir:.2%} "
-                     f"| {r.rank1:.2%} | {r.thresholds()} | {ece} |")
+        lines.append(
+            f"| {r.shipped.title} | {r.shipped.target:.1%} | {r.fpir:.2%} "
+            f"({r.strangers_named}/{len(r.strangers.label)}) | {r.fnir:.2%} "
+            f"| {r.rank1:.2%} | {r.thresholds()} | {ece} |"
+        )
     return "\n".join(lines)
 
 
@@ -201,9 +223,13 @@ def plot_reliability(row: ShippedRow, path: Path) -> None:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 7), dpi=120, height_ratios=(3, 1), sharex=True)
     top.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect calibration")
     for label, colour, (confidence, hit) in (
-            (f"all probes (ECE {row.ece():.3f})", "tab:purple", row.confidence_and_hits()),
-            (f"genuine probes only (ECE {row.ece(genuine_only=True):.3f})", "tab:blue",
-             (row.genuine.probability, row.genuine.hit))):
+        (f"all probes (ECE {row.ece():.3f})", "tab:purple", row.confidence_and_hits()),
+        (
+            f"genuine probes only (ECE {row.ece(genuine_only=True):.3f})",
+            "tab:blue",
+            (row.genuine.probability, row.genuine.hit),
+        ),
+    ):
         mean_confidence, accuracy, _ = reliability_bins(confidence, hit, ECE_BINS)
         top.plot(mean_confidence, accuracy, marker="o", color=colour, label=label)
     top.set_ylabel("share of candidates that are right")
@@ -211,11 +237,18 @@ def plot_reliability(row: ShippedRow, path: Path) -> None:
     top.set_ylim(0, 1.02)
     top.grid(True, alpha=0.3)
     top.legend(fontsize=8, loc="upper left")
-    top.set_title(f"Reliability of the gate's probabilities, {row.shipped.photos} photos per person\n"
-                  f"({ECE_BINS} equal-width bins; the same at every target FPIR)", fontsize=9)
+    top.set_title(
+        f"Reliability of the gate's probabilities, {row.shipped.photos} photos per person\n"
+        f"({ECE_BINS} equal-width bins; the same at every target FPIR)",
+        fontsize=9,
+    )
     edges = np.linspace(0, 1, ECE_BINS + 1)
-    bottom.hist([row.genuine.probability, row.strangers.probability], bins=edges, label=["genuine", "strangers"],
-                color=["tab:blue", "tab:orange"])
+    bottom.hist(
+        [row.genuine.probability, row.strangers.probability],
+        bins=edges,
+        label=["genuine", "strangers"],
+        color=["tab:blue", "tab:orange"],
+    )
     bottom.set_yscale("log")
     bottom.set_xlabel("probability of the candidate")
     bottom.set_ylabel("probes")

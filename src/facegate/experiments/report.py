@@ -54,8 +54,9 @@ def plot_probabilities(result: ExperimentResult, out: Path) -> None:
     models = [m for m in result.models if m.name in PROBABILITY_MODELS]
     n, cols = len(result.val), 5
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows * 2, cols, figsize=(cols * 2.3, rows * 3.4),
-                             gridspec_kw={"height_ratios": [1.3, 1] * rows})
+    fig, axes = plt.subplots(
+        rows * 2, cols, figsize=(cols * 2.3, rows * 3.4), gridspec_kw={"height_ratios": [1.3, 1] * rows}
+    )
     truth = np.searchsorted(result.classes, result.val.labels)
     for k in range(rows * cols):
         image_ax, bar_ax = axes[2 * (k // cols), k % cols], axes[2 * (k // cols) + 1, k % cols]
@@ -67,8 +68,9 @@ def plot_probabilities(result: ExperimentResult, out: Path) -> None:
         image_ax.set_title(f"{result.val.labels[k]} #{k + 1}", fontsize=8)
         values = [m.val_proba[k, truth[k]] * 100 for m in models]
         bars = bar_ax.barh(range(len(models)), values, color=[BAR_COLOURS[m.name] for m in models])
-        bar_ax.set_yticks(range(len(models)), [MODEL_TITLES[m.name].replace(" ensemble", "") for m in models],
-                          fontsize=7)
+        bar_ax.set_yticks(
+            range(len(models)), [MODEL_TITLES[m.name].replace(" ensemble", "") for m in models], fontsize=7
+        )
         bar_ax.set_xlim(0, 100)
         bar_ax.invert_yaxis()
         bar_ax.tick_params(axis="x", labelsize=6)
@@ -93,7 +95,7 @@ def plot_confusions(result: ExperimentResult, out: Path) -> None:
         ax.set_title(f"{model.title} ({_pct(model.val_accuracy)}%)", fontsize=8)
         ax.set_xticks(range(len(short)), short, fontsize=6, rotation=90)
         ax.set_yticks(range(len(short)), short, fontsize=6)
-    for ax in axes.flat[len(result.models):]:
+    for ax in axes.flat[len(result.models) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(out, dpi=100)
@@ -158,53 +160,106 @@ def _tables(result: ExperimentResult, scenario: Scenario | None) -> list[tuple[s
     """(heading, text before the table, table) for every section."""
     study = scenario.study if scenario else None
     accuracy_head = ["model", "train acc %", "val acc %"] + (["study train %", "study val %"] if study else [])
-    accuracy_rows = [[m.title, _pct(m.train_accuracy), _pct(m.val_accuracy)]
-                     + ([_study(study.train, m.name), _study(study.val, m.name)] if study else [])
-                     for m in result.models]
+    accuracy_rows = [
+        [m.title, _pct(m.train_accuracy), _pct(m.val_accuracy)]
+        + ([_study(study.train, m.name), _study(study.val, m.name)] if study else [])
+        for m in result.models
+    ]
     cv_head = ["model", "mean %", "std %", "min %"] + (["study mean %"] if study else [])
-    cv_rows = [[m.title, _pct(m.cv_accuracy.mean()), _pct(m.cv_accuracy.std()), _pct(m.cv_accuracy.min())]
-               + ([_study(study.cv_accuracy, m.name)] if study else []) for m in result.models if len(m.cv_accuracy)]
+    cv_rows = [
+        [m.title, _pct(m.cv_accuracy.mean()), _pct(m.cv_accuracy.std()), _pct(m.cv_accuracy.min())]
+        + ([_study(study.cv_accuracy, m.name)] if study else [])
+        for m in result.models
+        if len(m.cv_accuracy)
+    ]
     truth = np.searchsorted(result.classes, result.val.labels)
     prob_models = [m for m in result.models if m.name in PROBABILITY_MODELS]
     prob_rows = []
     for person in result.classes:
         rows = result.val.labels == person
         if rows.any():
-            prob_rows.append([str(person)] + [f"{100 * m.val_proba[rows, truth[rows]].mean():.1f}" for m in prob_models])
+            prob_rows.append(
+                [str(person)] + [f"{100 * m.val_proba[rows, truth[rows]].mean():.1f}" for m in prob_models]
+            )
     calib_head = ["model", "log loss", "Brier", "ECE", "fit s", "predict ms/face"]
-    calib_rows = [[m.title, f"{m.log_loss:.3f}", f"{m.brier:.3f}", f"{m.ece:.3f}", f"{m.fit_seconds:.2f}",
-                   f"{1000 * m.predict_seconds / len(result.val):.2f}"] for m in result.models]
+    calib_rows = [
+        [
+            m.title,
+            f"{m.log_loss:.3f}",
+            f"{m.brier:.3f}",
+            f"{m.ece:.3f}",
+            f"{m.fit_seconds:.2f}",
+            f"{1000 * m.predict_seconds / len(result.val):.2f}",
+        ]
+        for m in result.models
+    ]
     sections: list[tuple[str, str, Table]] = [
-        ("1. Accuracy", f"{len(result.train)} train faces, {len(result.val)} val faces, {len(result.classes)} people.",
-         (accuracy_head, accuracy_rows)),
-        ("2. Repeated stratified k-fold accuracy (train set)",
-         f"{result.folds} folds × {result.repeats} repeats. ![cv](cv_boxplot.png)", (cv_head, cv_rows)),
-        ("3. Probability of the true person (mean over each person's val faces, %)",
-         "Per face: ![probabilities](probabilities.png)", (["person"] + [m.title for m in prob_models], prob_rows)),
-        ("4. Calibration and cost", "Val set. ECE: 10 equal-width confidence bins. ![confusion](confusion.png)",
-         (calib_head, calib_rows)),
+        (
+            "1. Accuracy",
+            f"{len(result.train)} train faces, {len(result.val)} val faces, {len(result.classes)} people.",
+            (accuracy_head, accuracy_rows),
+        ),
+        (
+            "2. Repeated stratified k-fold accuracy (train set)",
+            f"{result.folds} folds × {result.repeats} repeats. ![cv](cv_boxplot.png)",
+            (cv_head, cv_rows),
+        ),
+        (
+            "3. Probability of the true person (mean over each person's val faces, %)",
+            "Per face: ![probabilities](probabilities.png)",
+            (["person"] + [m.title for m in prob_models], prob_rows),
+        ),
+        (
+            "4. Calibration and cost",
+            "Val set. ECE: 10 equal-width confidence bins. ![confusion](confusion.png)",
+            (calib_head, calib_rows),
+        ),
     ]
     if result.sl is not None:
         sl = result.sl
-        sections.append(("5. Super Learner weights",
-                         f"Weighted CV log loss {sl.cv_loss_ensemble_:.4f}. ![weights](sl_weights.png)"
-                         + (f" Deep Super Learner: {result.dsl.n_layers_} layer(s), CV log loss per layer tried: "
-                            + ", ".join(f"{x:.4f}" for x in result.dsl.layer_loss_) + "." if result.dsl else ""),
-                         (["learner", "weight", "CV log loss"],
-                          [[MODEL_TITLES[n], f"{w:.3f}", f"{c:.4f}"]
-                           for n, w, c in zip(sl.learner_names_, sl.weights_, sl.cv_loss_)])))
+        sections.append(
+            (
+                "5. Super Learner weights",
+                f"Weighted CV log loss {sl.cv_loss_ensemble_:.4f}. ![weights](sl_weights.png)"
+                + (
+                    f" Deep Super Learner: {result.dsl.n_layers_} layer(s), CV log loss per layer tried: "
+                    + ", ".join(f"{x:.4f}" for x in result.dsl.layer_loss_)
+                    + "."
+                    if result.dsl
+                    else ""
+                ),
+                (
+                    ["learner", "weight", "CV log loss"],
+                    [
+                        [MODEL_TITLES[n], f"{w:.3f}", f"{c:.4f}"]
+                        for n, w, c in zip(sl.learner_names_, sl.weights_, sl.cv_loss_)
+                    ],
+                ),
+            )
+        )
     if result.open_set is not None:
         o = result.open_set
-        sections.append(("6. Open set: each person held out of training in turn",
-                         f"Classifier {MODEL_TITLES[o.classifier]}; thresholds calibrated on the enrolled people for "
-                         f"FPIR {100 * o.fpir_target:g}%. Pooled: **FPIR {100 * o.fpir:.1f}%** "
-                         f"({int(o.impostor_accepted.sum())}/{len(o.impostor_accepted)} stranger photos named), "
-                         f"**FNIR {100 * o.fnir:.1f}%** over {len(o.genuine_accepted)} genuine val searches. "
-                         "![det](det.png)",
-                         (["held-out person", "stranger photos", "named as someone", "unknown %",
-                           "probability thr", "distance thr"],
-                          [[p, str(n), str(k), _pct(1 - k / n), f"{pt:.3f}", f"{dt:.3f}"]
-                           for p, n, k, pt, dt in o.rows])))
+        sections.append(
+            (
+                "6. Open set: each person held out of training in turn",
+                f"Classifier {MODEL_TITLES[o.classifier]}; thresholds calibrated on the enrolled people for "
+                f"FPIR {100 * o.fpir_target:g}%. Pooled: **FPIR {100 * o.fpir:.1f}%** "
+                f"({int(o.impostor_accepted.sum())}/{len(o.impostor_accepted)} stranger photos named), "
+                f"**FNIR {100 * o.fnir:.1f}%** over {len(o.genuine_accepted)} genuine val searches. "
+                "![det](det.png)",
+                (
+                    [
+                        "held-out person",
+                        "stranger photos",
+                        "named as someone",
+                        "unknown %",
+                        "probability thr",
+                        "distance thr",
+                    ],
+                    [[p, str(n), str(k), _pct(1 - k / n), f"{pt:.3f}", f"{dt:.3f}"] for p, n, k, pt, dt in o.rows],
+                ),
+            )
+        )
     return sections
 
 
@@ -250,8 +305,10 @@ def write_report(result: ExperimentResult, out: Path, scenario: Scenario | None 
     title = f"FaceGate experiment — scenario {scenario.number}: {scenario.title}" if scenario else "FaceGate experiment"
     intro = [scenario.note] if scenario else []
     if result.train.skipped or result.val.skipped:
-        intro.append(f"Photos without a detected face were left out: {len(result.train.skipped)} train, "
-                     f"{len(result.val.skipped)} val.")
+        intro.append(
+            f"Photos without a detected face were left out: {len(result.train.skipped)} train, "
+            f"{len(result.val.skipped)} val."
+        )
     sections = _tables(result, scenario)
     md = [f"# {title}", *intro]
     page = [f"<h1>{html.escape(title)}</h1>", *(f"<p>{_html_text(t)}</p>" for t in intro)]
@@ -259,10 +316,14 @@ def write_report(result: ExperimentResult, out: Path, scenario: Scenario | None 
         md += [f"## {heading}", text, _markdown_table(table)]
         page += [f"<h2>{html.escape(heading)}</h2>", f"<p>{_html_text(text)}</p>", _html_table(table)]
     (out / "report.md").write_text("\n\n".join(md) + "\n")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-             "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-             "text-align:right}td:first-child,th:first-child{text-align:left}")
-    document = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                f"<style>{style}</style></head><body>{''.join(page)}</body></html>")
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+        "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
+        "text-align:right}td:first-child,th:first-child{text-align:left}"
+    )
+    document = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(page)}</body></html>"
+    )
     (out / "report.html").write_text(document)
     return out / "report.html"

@@ -35,14 +35,18 @@ def build_model(name: str, folds: int, random_state: int) -> ClassifierMixin:
     return study_learners(random_state, (name,))[0][1]
 
 
-def reliability_bins(confidence: np.ndarray, hit: np.ndarray,
-                     bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def reliability_bins(
+    confidence: np.ndarray, hit: np.ndarray, bins: int = 10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean confidence, accuracy (share of hits) and share of all answers in each non-empty one of `bins`
     equal-width confidence bins: the points of a reliability diagram."""
     index = np.minimum((np.asarray(confidence) * bins).astype(int), bins - 1)
     used = np.unique(index)
-    return (np.array([confidence[index == b].mean() for b in used]), np.array([hit[index == b].mean() for b in used]),
-            np.array([(index == b).mean() for b in used]))
+    return (
+        np.array([confidence[index == b].mean() for b in used]),
+        np.array([hit[index == b].mean() for b in used]),
+        np.array([(index == b).mean() for b in used]),
+    )
 
 
 def calibration_error(confidence: np.ndarray, hit: np.ndarray, bins: int = 10) -> float:
@@ -118,8 +122,15 @@ class ExperimentResult:
     open_set: OpenSetResult | None
 
 
-def evaluate_model(name: str, train: LabelledFaces, val: LabelledFaces, classes: np.ndarray, folds: int,
-                   repeats: int, random_state: int) -> tuple[ModelResult, ClassifierMixin]:
+def evaluate_model(
+    name: str,
+    train: LabelledFaces,
+    val: LabelledFaces,
+    classes: np.ndarray,
+    folds: int,
+    repeats: int,
+    random_state: int,
+) -> tuple[ModelResult, ClassifierMixin]:
     """Fit on train, score on val, and cross-validate on train with repeated stratified k-fold."""
     model = build_model(name, folds, random_state)
     # float64: on float32 input LogisticRegression's rows miss summing to 1 by 1e-7 and log_loss warns
@@ -136,8 +147,11 @@ def evaluate_model(name: str, train: LabelledFaces, val: LabelledFaces, classes:
     truth = np.searchsorted(classes, val.labels)
     predicted = classes[full.argmax(axis=1)]
     repeated = RepeatedStratifiedKFold(n_splits=folds, n_repeats=max(repeats, 1), random_state=random_state)
-    cv_scores = (cross_val_score(build_model(name, folds, random_state), X_train, train.labels, cv=repeated)
-                 if repeats > 0 else np.zeros(0))
+    cv_scores = (
+        cross_val_score(build_model(name, folds, random_state), X_train, train.labels, cv=repeated)
+        if repeats > 0
+        else np.zeros(0)
+    )
     result = ModelResult(
         name=name,
         train_accuracy=float((model.predict(X_train) == train.labels).mean()),
@@ -154,16 +168,24 @@ def evaluate_model(name: str, train: LabelledFaces, val: LabelledFaces, classes:
     return result, model
 
 
-def evaluate_open_set(name: str, train: LabelledFaces, val: LabelledFaces, fpir: float, folds: int,
-                      random_state: int, background: np.ndarray | None = None) -> OpenSetResult:
+def evaluate_open_set(
+    name: str,
+    train: LabelledFaces,
+    val: LabelledFaces,
+    fpir: float,
+    folds: int,
+    random_state: int,
+    background: np.ndarray | None = None,
+) -> OpenSetResult:
     """Hold each person out of training in turn: their photos (train and val) are strangers, the others' val
     photos are genuine searches; thresholds are calibrated on the enrolled people and the `background`
     strangers (faces of people in neither folder) only."""
     rows, genuine, impostor, genuine_ok, impostor_ok = [], [], [], [], []
     for person in tqdm(np.unique(train.labels), desc=f"open-set ({name})", unit="person", leave=False):
         enrolled = train.labels != person
-        identifier = OpenSetIdentifier(build_model(name, folds, random_state), fpir=fpir, folds=folds,
-                                       random_state=random_state)
+        identifier = OpenSetIdentifier(
+            build_model(name, folds, random_state), fpir=fpir, folds=folds, random_state=random_state
+        )
         identifier.fit(train.embeddings[enrolled], train.labels[enrolled], background=background)
         strangers = np.vstack([train.embeddings[~enrolled], val.embeddings[val.labels == person]])
         known = val.labels != person
@@ -175,22 +197,40 @@ def evaluate_open_set(name: str, train: LabelledFaces, val: LabelledFaces, fpir:
         impostor_ok.append(s_imp.accepted(p_thr, d_thr))
         genuine_ok.append(s_gen.accepted(p_thr, d_thr))
         rows.append((str(person), len(strangers), int(impostor_ok[-1].sum()), p_thr, d_thr))
-    return OpenSetResult(name, fpir, rows, Searches.concat(genuine), Searches.concat(impostor),
-                         np.concatenate(genuine_ok), np.concatenate(impostor_ok))
+    return OpenSetResult(
+        name,
+        fpir,
+        rows,
+        Searches.concat(genuine),
+        Searches.concat(impostor),
+        np.concatenate(genuine_ok),
+        np.concatenate(impostor_ok),
+    )
 
 
-def run_experiment(train: LabelledFaces, val: LabelledFaces, models: tuple[str, ...] = ALL_MODELS, folds: int = 5,
-                   repeats: int = 2, open_set_model: str | None = "svc", fpir: float = 0.01,
-                   random_state: int = 0, background: np.ndarray | None = None) -> ExperimentResult:
-    """Evaluate every named model (`background`: stranger embeddings for open-set calibration); BLAS is held to one thread (these matrices are tiny: more threads only
-    contend, and make small fits up to 20× slower on a busy machine)."""
+def run_experiment(
+    train: LabelledFaces,
+    val: LabelledFaces,
+    models: tuple[str, ...] = ALL_MODELS,
+    folds: int = 5,
+    repeats: int = 2,
+    open_set_model: str | None = "svc",
+    fpir: float = 0.01,
+    random_state: int = 0,
+    background: np.ndarray | None = None,
+) -> ExperimentResult:
+    """Evaluate every named model (`background`: stranger embeddings for open-set calibration); BLAS is held to one
+    thread (these matrices are tiny: more threads only contend, and make small fits up to 20× slower on a busy
+    machine)."""
     classes = np.unique(np.concatenate([train.labels, val.labels]))
     results, fitted = [], {}
     with threadpool_limits(1, user_api="blas"):
         for name in tqdm(models, desc="models", unit="model"):
             result, fitted[name] = evaluate_model(name, train, val, classes, folds, repeats, random_state)
             results.append(result)
-        open_set = (evaluate_open_set(open_set_model, train, val, fpir, folds, random_state, background)
-                    if open_set_model else None)
-    return ExperimentResult(train, val, classes, results, fitted.get("sl"), fitted.get("dsl"), folds, repeats,
-                            open_set)
+        open_set = (
+            evaluate_open_set(open_set_model, train, val, fpir, folds, random_state, background)
+            if open_set_model
+            else None
+        )
+    return ExperimentResult(train, val, classes, results, fitted.get("sl"), fitted.get("dsl"), folds, repeats, open_set)

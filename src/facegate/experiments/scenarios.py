@@ -47,19 +47,33 @@ def _figures(train: tuple[float, ...], val: tuple[float, ...], sl_val: float) ->
 
 
 _S1 = _figures((100, 100, 100, 100, 100, 66.667, 100, 100, 100), (100, 100, 100, 100, 100, 60, 100, 100, 100), 100)
-_S2 = _figures((97.143, 100, 100, 98.571, 98.571, 40, 100, 98.571, 100), (100, 60, 100, 100, 100, 40, 100, 100, 100),
-               100)
-_S3 = _figures((96.610, 100, 99.435, 96.045, 97.175, 74.011, 100, 100, 100), (100, 100, 100, 100, 100, 80, 100, 100, 100),
-               100)
+_S2 = _figures(
+    (97.143, 100, 100, 98.571, 98.571, 40, 100, 98.571, 100), (100, 60, 100, 100, 100, 40, 100, 100, 100), 100
+)
+_S3 = _figures(
+    (96.610, 100, 99.435, 96.045, 97.175, 74.011, 100, 100, 100), (100, 100, 100, 100, 100, 80, 100, 100, 100), 100
+)
 STUDY = {
     1: StudyFigures(*_S1),
-    2: StudyFigures(*_S2, probabilities={
-        "Jay-Z": {"stacked": 88.6, "sl": 83.8, "svc": 85.2}, "Dalai Lama": {"stacked": 90.6, "sl": 78.8, "svc": 93.5},
-        "Beyonce": {"stacked": 87.7, "sl": 90.3, "svc": 88.4}, "JFK": {"stacked": 93.5, "sl": 88.9, "svc": 93.3}},
-        cv_accuracy={"lr": 94.3, "knn": 94.3, "cart": 63.8, "svc": 92.4, "bayes": 92.4, "stacked": 91.9}),
-    3: StudyFigures(*_S3, probabilities={
-        "Jay-Z": {"stacked": 87.7, "sl": 90.3, "svc": 88.4}, "Dalai Lama": {"stacked": 93.8, "sl": 91.0, "svc": 94.0},
-        "Beyonce": {"stacked": 98.0, "sl": 94.0, "svc": 97.9}, "JFK": {"stacked": 98.5, "sl": 94.6, "svc": 98.7}}),
+    2: StudyFigures(
+        *_S2,
+        probabilities={
+            "Jay-Z": {"stacked": 88.6, "sl": 83.8, "svc": 85.2},
+            "Dalai Lama": {"stacked": 90.6, "sl": 78.8, "svc": 93.5},
+            "Beyonce": {"stacked": 87.7, "sl": 90.3, "svc": 88.4},
+            "JFK": {"stacked": 93.5, "sl": 88.9, "svc": 93.3},
+        },
+        cv_accuracy={"lr": 94.3, "knn": 94.3, "cart": 63.8, "svc": 92.4, "bayes": 92.4, "stacked": 91.9},
+    ),
+    3: StudyFigures(
+        *_S3,
+        probabilities={
+            "Jay-Z": {"stacked": 87.7, "sl": 90.3, "svc": 88.4},
+            "Dalai Lama": {"stacked": 93.8, "sl": 91.0, "svc": 94.0},
+            "Beyonce": {"stacked": 98.0, "sl": 94.0, "svc": 97.9},
+            "JFK": {"stacked": 98.5, "sl": 94.6, "svc": 98.7},
+        },
+    ),
 }
 
 
@@ -68,9 +82,14 @@ def scenario(number: int) -> Scenario:
     stylised training folders in the cache on first use."""
     photos = ensure_models().celebrity
     if number == 1:
-        return Scenario(1, "5-celebrity train photos → val photos", photos / "train", photos / "val",
-                        "Real photos on both sides, as in the study (which validated on 1 photo per person; we "
-                        "have 5).", STUDY[1])
+        return Scenario(
+            1,
+            "5-celebrity train photos → val photos",
+            photos / "train",
+            photos / "val",
+            "Real photos on both sides, as in the study (which validated on 1 photo per person; we have 5).",
+            STUDY[1],
+        )
     if number not in (2, 3):
         raise ValueError(f"scenario must be 1, 2 or 3, not {number}")
     per_person = 14 if number == 2 else None

@@ -26,8 +26,14 @@ def cartoon(bgr: np.ndarray) -> np.ndarray:
     smooth = cv2.edgePreservingFilter(bgr, flags=cv2.RECURS_FILTER, sigma_s=60, sigma_r=0.4)
     cv2.setRNGSeed(0)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
-    _, labels, centres = cv2.kmeans(smooth.reshape(-1, 3).astype(np.float32), 8, None,  # type: ignore[call-overload]
-                                    criteria, 1, cv2.KMEANS_PP_CENTERS)  # OpenCV's stubs miss bestLabels=None
+    _, labels, centres = cv2.kmeans(
+        smooth.reshape(-1, 3).astype(np.float32),
+        8,
+        None,  # type: ignore[call-overload]
+        criteria,
+        1,
+        cv2.KMEANS_PP_CENTERS,
+    )  # OpenCV's stubs miss bestLabels=None
     flat = centres.astype(np.uint8)[labels.ravel()].reshape(bgr.shape)
     grey = cv2.medianBlur(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), 7)
     edges = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 2)
@@ -44,8 +50,11 @@ def pencil(bgr: np.ndarray) -> np.ndarray:
     return cv2.pencilSketch(bgr, sigma_s=60, sigma_r=0.07, shade_factor=0.05)[1]
 
 
-STYLES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"cartoon": cartoon, "watercolour": watercolour,
-                                                         "pencil": pencil}
+STYLES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "cartoon": cartoon,
+    "watercolour": watercolour,
+    "pencil": pencil,
+}
 
 
 def stylise_photo(source: Path, dest: Path, style: str) -> None:

@@ -34,7 +34,7 @@ def normalise_url(url: str | None) -> str:
     url = url or default_url()
     for scheme in ("postgresql://", "postgres://"):
         if url.startswith(scheme):
-            return "postgresql+psycopg://" + url[len(scheme):]
+            return "postgresql+psycopg://" + url[len(scheme) :]
     if "://" not in url:
         return f"sqlite:///{Path(url).expanduser().resolve()}"
     return url

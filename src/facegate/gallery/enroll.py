@@ -49,13 +49,22 @@ def lookalike(fg: FaceGate, index: GalleryVectorIndex, person_id: int, embedding
     hits = index.search(embedding[None], 1)[0]
     if not hits or hits[0].person_id == person_id or hits[0].distance > fg.threshold or hits[0].person is None:
         return None
-    return (f"this face looks like {hits[0].person!r}, already enrolled (distance {hits[0].distance:.3f}; the same "
-            f"person up to {fg.threshold:.3f}); if they really are two people, enroll it with --allow-lookalike")
+    return (
+        f"this face looks like {hits[0].person!r}, already enrolled (distance {hits[0].distance:.3f}; the same "
+        f"person up to {fg.threshold:.3f}); if they really are two people, enroll it with --allow-lookalike"
+    )
 
 
-def enroll_photo(fg: FaceGate, gallery: Gallery, person_id: int, data: bytes, filename: str,
-                 largest: bool = False, min_face_px: float | None = None,
-                 lookalikes: GalleryVectorIndex | None = None) -> EnrollResult:
+def enroll_photo(
+    fg: FaceGate,
+    gallery: Gallery,
+    person_id: int,
+    data: bytes,
+    filename: str,
+    largest: bool = False,
+    min_face_px: float | None = None,
+    lookalikes: GalleryVectorIndex | None = None,
+) -> EnrollResult:
     """Check one photo and store its face for the person; every refusal says why. With `lookalikes` (the gallery's
     vector index), a face that matches another enrolled person at the operating point is refused too."""
     filename = safe_filename(filename)
@@ -74,10 +83,19 @@ def enroll_photo(fg: FaceGate, gallery: Gallery, person_id: int, data: bytes, fi
         return EnrollResult(filename, None, quality.reasons, quality.figures())
     if lookalikes is not None and (other := lookalike(fg, lookalikes, person_id, face.embedding)):
         return EnrollResult(filename, None, [other], quality.figures())
-    new = NewSample(embedding=face.embedding, thumbnail=thumbnail_jpeg(face.crop), sha256=sha, filename=filename,
-                    box=as_box(face.face.box), detection_score=float(face.face.score),
-                    face_px=quality.face_px, sharpness=quality.sharpness, nose_position=quality.nose_position,
-                    faces_found=quality.faces_found, model=fg.model)
+    new = NewSample(
+        embedding=face.embedding,
+        thumbnail=thumbnail_jpeg(face.crop),
+        sha256=sha,
+        filename=filename,
+        box=as_box(face.face.box),
+        detection_score=float(face.face.score),
+        face_px=quality.face_px,
+        sharpness=quality.sharpness,
+        nose_position=quality.nose_position,
+        faces_found=quality.faces_found,
+        model=fg.model,
+    )
     try:
         sample = gallery.add_sample(person_id, new)
     except ConflictError as exc:  # the same photo, enrolled by someone else a moment ago; another model's gallery

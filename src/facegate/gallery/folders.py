@@ -64,8 +64,9 @@ def person_photos(folder: Path, not_photos: list[Path] | None = None) -> dict[st
         name = shown.setdefault(_key(_name(path, folder)), _name(path, folder))
         out.setdefault(name, []).append(path)
     if not out:
-        raise GalleryFolderError(f"{folder}: no photos found (expected one sub-folder per person, or files named "
-                                 "after the person)")
+        raise GalleryFolderError(
+            f"{folder}: no photos found (expected one sub-folder per person, or files named after the person)"
+        )
     return out
 
 

@@ -23,8 +23,9 @@ class IdentifierUnavailable(FaceGateError):
     """No identifier could be fitted over the gallery (the reason is in the log)."""
 
 
-def build_identifier(embeddings: np.ndarray, labels: np.ndarray | list[str], fpir: float = DEFAULT_FPIR,
-                     model: str = "facenet") -> Identifier:
+def build_identifier(
+    embeddings: np.ndarray, labels: np.ndarray | list[str], fpir: float = DEFAULT_FPIR, model: str = "facenet"
+) -> Identifier:
     """The open-set classifier, calibrated for the false-accept target `fpir` (galleries too small to calibrate use
     the embedding model's prior distance for it); nearest neighbour at the prior distance for `fpir` over the
     enrolled people when someone has a single sample, so every gallery keeps the same operating point."""
@@ -71,8 +72,7 @@ class GalleryIdentifier:
             data = self.gallery.training_set()
             if len(data.embeddings):
                 identifier = build_identifier(data.embeddings, data.person_ids.astype(str), self.fpir, data.model)
-                fitted = Fitted(data.revision, identifier, describe(identifier),
-                                float(identifier.distance_threshold_))
+                fitted = Fitted(data.revision, identifier, describe(identifier), float(identifier.distance_threshold_))
             else:
                 fitted = Fitted(data.revision, None, "empty", None)
             with self._lock:
@@ -98,8 +98,7 @@ class GalleryIdentifier:
         with self._lock:
             stale = self._fitted is None or self._fitted.revision != revision
             if stale and self._worker is None and revision != self._failed_revision:
-                self._worker = threading.Thread(target=self._run, args=(revision,), name="gallery-refit",
-                                                daemon=True)
+                self._worker = threading.Thread(target=self._run, args=(revision,), name="gallery-refit", daemon=True)
                 self._worker.start()
             return self._fitted
 

@@ -38,9 +38,12 @@ class Quality:
 
     def figures(self) -> dict[str, float | int | None]:
         """JSON-ready figures (what the database keeps with a sample)."""
-        return {"face_px": round(self.face_px, 1), "sharpness": round(self.sharpness, 1),
-                "nose_position": None if self.nose_position is None else round(self.nose_position, 3),
-                "faces_found": self.faces_found}
+        return {
+            "face_px": round(self.face_px, 1),
+            "sharpness": round(self.sharpness, 1),
+            "nose_position": None if self.nose_position is None else round(self.nose_position, 3),
+            "faces_found": self.faces_found,
+        }
 
 
 def sharpness(crop: np.ndarray) -> float:
@@ -56,8 +59,9 @@ def nose_position(landmarks: np.ndarray) -> float:
     return float(np.dot(nose - left, axis) / max(np.dot(axis, axis), 1e-9))
 
 
-def assess(face: Face, crop: np.ndarray, faces_found: int, largest: bool = False,
-           min_face_px: float | None = None) -> Quality:
+def assess(
+    face: Face, crop: np.ndarray, faces_found: int, largest: bool = False, min_face_px: float | None = None
+) -> Quality:
     """Check the face (with its aligned crop) against every enrollment rule; `largest` accepts group photos;
     min_face_px: the shorter side of the face box at least (default: $FACEGATE_ENROLL_MIN_FACE, else 40)."""
     min_face_px = min_face_px or settings.current().enroll_min_face
@@ -66,8 +70,10 @@ def assess(face: Face, crop: np.ndarray, faces_found: int, largest: bool = False
         reasons.append(f"{faces_found} faces in the photo; enroll a photo of one person (or ask for the largest face)")
     side = min(face.width, face.height)
     if side < min_face_px:  # floored: a 39.6 px face is "39 px", never "40 px; at least 40 px is needed"
-        reasons.append(f"face is {math.floor(side)} px; at least {min_face_px:g} px is needed (use a closer or "
-                       "larger photo, or a lower --min-face)")
+        reasons.append(
+            f"face is {math.floor(side)} px; at least {min_face_px:g} px is needed (use a closer or "
+            "larger photo, or a lower --min-face)"
+        )
     sharp = sharpness(crop)
     if sharp < MIN_SHARPNESS:
         reasons.append(f"face is blurred (sharpness {sharp:.0f}, at least {MIN_SHARPNESS:.0f} needed)")

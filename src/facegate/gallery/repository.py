@@ -17,8 +17,8 @@ from sqlalchemy import CursorResult, Delete, Engine, delete, func, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from facegate.errors import FaceGateError
 from facegate.embed import MODEL_DIMS
+from facegate.errors import FaceGateError
 from facegate.gallery.database import scrub_deleted
 from facegate.gallery.schema import ApiKey, Event, GalleryState, Person, Sample, utcnow
 from facegate.gallery.text import clean_name, valid_id
@@ -133,8 +133,19 @@ def _model(session: Session) -> str | None:
 
 
 def _sample_info(s: Sample) -> SampleInfo:
-    return SampleInfo(s.id, s.person_id, s.sha256, s.filename, (s.box_x1, s.box_y1, s.box_x2, s.box_y2),
-                      s.detection_score, s.face_px, s.sharpness, s.nose_position, s.faces_found, s.created_at)
+    return SampleInfo(
+        s.id,
+        s.person_id,
+        s.sha256,
+        s.filename,
+        (s.box_x1, s.box_y1, s.box_x2, s.box_y2),
+        s.detection_score,
+        s.face_px,
+        s.sharpness,
+        s.nose_position,
+        s.faces_found,
+        s.created_at,
+    )
 
 
 def _key_info(k: ApiKey) -> KeyInfo:
@@ -184,8 +195,9 @@ class Gallery:
 
     def people(self) -> list[PersonInfo]:
         with self._session() as s:
-            rows = s.execute(select(Person, func.count(Sample.id)).outerjoin(Sample).group_by(Person.id)
-                             .order_by(Person.name)).all()
+            rows = s.execute(
+                select(Person, func.count(Sample.id)).outerjoin(Sample).group_by(Person.id).order_by(Person.name)
+            ).all()
             return [PersonInfo(p.id, p.name, p.created_at, n) for p, n in rows]
 
     def person(self, person_id: int) -> PersonInfo:
@@ -241,14 +253,28 @@ class Gallery:
             with self._session() as s:
                 self._person(s, person_id)
                 if (held := _model(s)) not in (None, new.model):
-                    raise ConflictError(f"the gallery holds {held} embeddings and this face was embedded with "
-                                        f"{new.model}; enroll with the gallery's model (--model {held})")
-                sample = Sample(person_id=person_id, embedding=embedding.tobytes(), model=new.model,
-                                thumbnail=new.thumbnail,
-                                sha256=new.sha256, filename=new.filename, box_x1=new.box[0], box_y1=new.box[1],
-                                box_x2=new.box[2], box_y2=new.box[3], detection_score=new.detection_score,
-                                face_px=new.face_px, sharpness=new.sharpness, nose_position=new.nose_position,
-                                faces_found=new.faces_found, created_at=utcnow())
+                    raise ConflictError(
+                        f"the gallery holds {held} embeddings and this face was embedded with "
+                        f"{new.model}; enroll with the gallery's model (--model {held})"
+                    )
+                sample = Sample(
+                    person_id=person_id,
+                    embedding=embedding.tobytes(),
+                    model=new.model,
+                    thumbnail=new.thumbnail,
+                    sha256=new.sha256,
+                    filename=new.filename,
+                    box_x1=new.box[0],
+                    box_y1=new.box[1],
+                    box_x2=new.box[2],
+                    box_y2=new.box[3],
+                    detection_score=new.detection_score,
+                    face_px=new.face_px,
+                    sharpness=new.sharpness,
+                    nose_position=new.nose_position,
+                    faces_found=new.faces_found,
+                    created_at=utcnow(),
+                )
                 s.add(sample)
                 s.flush()
                 self._bump(s)
@@ -269,8 +295,10 @@ class Gallery:
     def samples(self, person_id: int) -> list[SampleInfo]:
         with self._session() as s:
             self._person(s, person_id)
-            return [_sample_info(x) for x in s.scalars(select(Sample).where(Sample.person_id == person_id)
-                                                        .order_by(Sample.id))]
+            return [
+                _sample_info(x)
+                for x in s.scalars(select(Sample).where(Sample.person_id == person_id).order_by(Sample.id))
+            ]
 
     def sample(self, sample_id: int) -> SampleInfo:
         with self._session() as s:
@@ -315,8 +343,11 @@ class Gallery:
         wanted, found, blobs = sorted(sample_ids), [], []
         with self._session() as s:
             for start in range(0, len(wanted), 900):  # bound parameters per statement: SQLite allows 999 at least
-                rows = s.execute(select(Sample.id, Sample.embedding).where(Sample.id.in_(wanted[start:start + 900]))
-                                 .order_by(Sample.id)).all()
+                rows = s.execute(
+                    select(Sample.id, Sample.embedding)
+                    .where(Sample.id.in_(wanted[start : start + 900]))
+                    .order_by(Sample.id)
+                ).all()
                 found += [i for i, _ in rows]
                 blobs += [e for _, e in rows]
             model = _model(s) or "facenet"
@@ -336,15 +367,23 @@ class Gallery:
         """Record (person_id, decision, score, distance) for faces seen at `gate` now; returns the event ids."""
         with self._session() as s:
             now = utcnow()
-            rows = [Event(time=now, gate=gate, person_id=p, decision=d, score=sc, distance=di)
-                    for p, d, sc, di in decisions]
+            rows = [
+                Event(time=now, gate=gate, person_id=p, decision=d, score=sc, distance=di) for p, d, sc, di in decisions
+            ]
             s.add_all(rows)
             s.flush()
             return [r.id for r in rows]
 
-    def events(self, since: datetime | None = None, until: datetime | None = None, person_id: int | None = None,
-               gate: str | None = None, decision: str | None = None, limit: int = 100, offset: int = 0
-               ) -> list[EventInfo]:
+    def events(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        person_id: int | None = None,
+        gate: str | None = None,
+        decision: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[EventInfo]:
         """Events newest first, filtered by time range [since, until), person, gate and decision."""
         query = select(Event, Person.name).outerjoin(Person, Person.id == Event.person_id)
         if since is not None:

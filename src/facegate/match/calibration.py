@@ -31,8 +31,9 @@ def stratified_folds(y: np.ndarray, folds: int, random_state: RandomState) -> St
     return StratifiedKFold(n_splits=max(2, min(folds, smallest)), shuffle=True, random_state=random_state)
 
 
-def validate_classes(estimator: BaseEstimator, X: np.ndarray,
-                     y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def validate_classes(
+    estimator: BaseEstimator, X: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For `estimator.fit`: validated float64 X and labels y, the sorted classes and each label's index in them
     (ValueError with fewer than 2 classes: there is nothing to tell apart)."""
     X, y = validate_data(estimator, X, y, dtype=np.float64)

@@ -40,5 +40,4 @@ class Identifier(Protocol):
 
     distance_threshold_: float
 
-    def decide(self, embeddings: np.ndarray) -> list[Decision]:
-        ...
+    def decide(self, embeddings: np.ndarray) -> list[Decision]: ...

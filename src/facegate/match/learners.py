@@ -61,8 +61,15 @@ def study_learners(random_state: int | None = 0, names: tuple[str, ...] = STUDY_
 
 
 LEARNER_TITLES = {
-    "lr": "LogisticRegression", "cart": "DecisionTree", "svc": "SVC", "bayes": "GaussianNB",
-    "knn": "KNeighbors", "ada": "AdaBoost", "bag": "Bagging", "rf": "RandomForest", "et": "ExtraTrees",
+    "lr": "LogisticRegression",
+    "cart": "DecisionTree",
+    "svc": "SVC",
+    "bayes": "GaussianNB",
+    "knn": "KNeighbors",
+    "ada": "AdaBoost",
+    "bag": "Bagging",
+    "rf": "RandomForest",
+    "et": "ExtraTrees",
 }
 
 
@@ -70,8 +77,9 @@ class CappedKNeighborsClassifier(KNeighborsClassifier):
     """k-nearest neighbours that vote with every enrolled sample when fewer than k are enrolled (scikit-learn's
     refuses to predict then: a Super Learner fold of a small gallery can hold 4 photos)."""
 
-    def kneighbors(self, X: np.ndarray | None = None, n_neighbors: int | None = None,
-                   return_distance: bool = True) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    def kneighbors(
+        self, X: np.ndarray | None = None, n_neighbors: int | None = None, return_distance: bool = True
+    ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
         available = self.n_samples_fit_ - (X is None)  # X=None: the fitted samples, each without itself
         return super().kneighbors(X, min(n_neighbors or self.n_neighbors, available), return_distance)
 

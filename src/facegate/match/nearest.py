@@ -9,10 +9,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from facegate.match.vector_index import VectorIndex, squared_distances
 from facegate.match.decision import UNKNOWN, Decision
 from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, prior_distance
-
+from facegate.match.vector_index import VectorIndex, squared_distances
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -69,9 +68,11 @@ class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
         self.labels_ = labels
         self.classes_ = np.unique(labels)
         self.n_features_in_ = X.shape[1]
-        self.distance_threshold_ = (prior_distance(check_fpir(self.fpir), len(self.classes_), self.model)
-                                   if self.threshold is None
-                           else float(self.threshold))
+        self.distance_threshold_ = (
+            prior_distance(check_fpir(self.fpir), len(self.classes_), self.model)
+            if self.threshold is None
+            else float(self.threshold)
+        )
         return self
 
     def decide(self, X: np.ndarray) -> list[Decision]:

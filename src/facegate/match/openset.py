@@ -30,8 +30,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from facegate.errors import FaceGateError
-from facegate.match.decision import UNKNOWN, Decision
 from facegate.match.calibration import RandomState, TemperatureScaledClassifier
+from facegate.match.decision import UNKNOWN, Decision
 from facegate.match.learners import study_learners
 from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, prior_distance
 
@@ -51,8 +51,9 @@ def default_classifier() -> ClassifierMixin:
     return TemperatureScaledClassifier(study_learners(0, ("lr",))[0][1], random_state=0)
 
 
-def nearest_own_distance(embeddings: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray,
-                         candidates: np.ndarray) -> np.ndarray:
+def nearest_own_distance(
+    embeddings: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray, candidates: np.ndarray
+) -> np.ndarray:
     """Euclidean distance from each embedding to the nearest gallery sample of its candidate (inf: none enrolled)."""
     distances = np.full(len(embeddings), np.inf)
     for label in np.unique(candidates):
@@ -89,8 +90,13 @@ class Searches:
         return (self.probability >= probability_threshold) & (self.distance <= distance_threshold)
 
 
-def score_searches(classifier: ClassifierMixin, gallery: np.ndarray, gallery_labels: np.ndarray,
-                   embeddings: np.ndarray, labels: np.ndarray) -> Searches:
+def score_searches(
+    classifier: ClassifierMixin,
+    gallery: np.ndarray,
+    gallery_labels: np.ndarray,
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+) -> Searches:
     """Top probability, distance to the top candidate's own samples, and correctness for each search."""
     if not len(embeddings):
         return Searches.empty()
@@ -100,8 +106,9 @@ def score_searches(classifier: ClassifierMixin, gallery: np.ndarray, gallery_lab
     return Searches(proba.max(axis=1), distance, candidates == labels)
 
 
-def calibration_searches(classifier: ClassifierMixin, X: np.ndarray, y: np.ndarray, folds: int,
-                         random_state: RandomState) -> tuple[Searches, Searches]:
+def calibration_searches(
+    classifier: ClassifierMixin, X: np.ndarray, y: np.ndarray, folds: int, random_state: RandomState
+) -> tuple[Searches, Searches]:
     """Genuine and impostor searches from `folds` rounds (at least 2), each holding out one fold of every
     person's samples and, with three people or more, whole people (never leaving fewer than two to train on)."""
     people = np.unique(y)
@@ -149,8 +156,9 @@ def _acceptance_counts(searches: Searches, mask: np.ndarray, p_grid: np.ndarray,
     return np.cumsum(suffix, axis=1)[1:, :-1]
 
 
-def choose_thresholds(genuine: Searches, impostors: Sequence[Searches], fpir: float,
-                      max_distance: float = np.inf) -> tuple[float, float, float, float]:
+def choose_thresholds(
+    genuine: Searches, impostors: Sequence[Searches], fpir: float, max_distance: float = np.inf
+) -> tuple[float, float, float, float]:
     """(probability threshold, distance threshold, FPIR, FNIR): the fewest genuine misses while every non-empty
     impostor set keeps its FPIR ≤ fpir (the FPIR returned is the largest of them); distance ≤ max_distance.
 
@@ -165,8 +173,9 @@ def choose_thresholds(genuine: Searches, impostors: Sequence[Searches], fpir: fl
     if np.isfinite(max_distance):
         d_grid = np.append(d_grid[d_grid < max_distance], max_distance)
     hits = _acceptance_counts(genuine, genuine.correct, p_grid, d_grid) / max(len(genuine), 1)
-    fpir_grid = np.max([_acceptance_counts(s, np.ones(len(s), bool), p_grid, d_grid) / len(s) for s in impostors],
-                       axis=0)
+    fpir_grid = np.max(
+        [_acceptance_counts(s, np.ones(len(s), bool), p_grid, d_grid) / len(s) for s in impostors], axis=0
+    )
     fnir_grid = np.where(fpir_grid <= fpir, 1.0 - hits, np.inf)
     best = np.isclose(fnir_grid, fnir_grid.min()) & np.isclose(fpir_grid, fpir_grid[fnir_grid == fnir_grid.min()].min())
     j = int(np.flatnonzero(best.any(axis=0))[0])
@@ -189,8 +198,14 @@ class OpenSetIdentifier(BaseEstimator):
     gallery_ / gallery_labels_ (enrolled embeddings).
     """
 
-    def __init__(self, classifier: ClassifierMixin | None = None, fpir: float = DEFAULT_FPIR, folds: int = 5,
-                 random_state: RandomState = 0, model: str = "facenet") -> None:
+    def __init__(
+        self,
+        classifier: ClassifierMixin | None = None,
+        fpir: float = DEFAULT_FPIR,
+        folds: int = 5,
+        random_state: RandomState = 0,
+        model: str = "facenet",
+    ) -> None:
         self.classifier = classifier
         self.fpir = fpir
         self.folds = folds
@@ -210,8 +225,10 @@ class OpenSetIdentifier(BaseEstimator):
         if len(people) < 2:
             raise CalibrationError(f"open-set classification needs at least 2 enrolled people, got {len(people)}")
         if counts.min() < 2:
-            raise CalibrationError(f"open-set calibration needs at least 2 samples per person; "
-                                   f"{people[counts.argmin()]!r} has 1 (use nearest-neighbour identification)")
+            raise CalibrationError(
+                f"open-set calibration needs at least 2 samples per person; "
+                f"{people[counts.argmin()]!r} has 1 (use nearest-neighbour identification)"
+            )
         base = self.classifier if self.classifier is not None else default_classifier()
         self.genuine_, self.impostor_ = calibration_searches(base, X, y, self.folds, self.random_state)
         self.classifier_ = clone(base).fit(X, y)
@@ -237,8 +254,9 @@ class OpenSetIdentifier(BaseEstimator):
             # probability check does not reject most genuine searches to let none of a few hundred impostors
             # through) and let the prior distance hold the target
             rate = self.fpir if reliable else RELIABLE_ACCEPTED / most
-            (self.probability_threshold_, self.distance_threshold_,
-             self.calibration_fpir_, _) = choose_thresholds(self.genuine_, impostors, rate, cap)
+            (self.probability_threshold_, self.distance_threshold_, self.calibration_fpir_, _) = choose_thresholds(
+                self.genuine_, impostors, rate, cap
+            )
             self.threshold_source_ = "capped by prior" if self.distance_threshold_ == cap else "calibrated"
         accepted = self.genuine_.accepted(self.probability_threshold_, self.distance_threshold_)
         self.calibration_fnir_ = float(1.0 - (accepted & self.genuine_.correct).mean())
@@ -246,8 +264,13 @@ class OpenSetIdentifier(BaseEstimator):
     def searches(self, embeddings: np.ndarray, labels: np.ndarray) -> Searches:
         """Score labelled searches against the enrolled gallery (for FPIR/FNIR and DET curves)."""
         check_is_fitted(self)
-        return score_searches(self.classifier_, self.gallery_, self.gallery_labels_,
-                              np.asarray(embeddings, np.float64), np.asarray(labels).astype(str))
+        return score_searches(
+            self.classifier_,
+            self.gallery_,
+            self.gallery_labels_,
+            np.asarray(embeddings, np.float64),
+            np.asarray(labels).astype(str),
+        )
 
     def decide(self, embeddings: np.ndarray) -> list[Decision]:
         """One Decision per row of N×D embeddings (none for N = 0): the candidate if both checks pass, else UNKNOWN."""
@@ -260,8 +283,10 @@ class OpenSetIdentifier(BaseEstimator):
         probability = proba.max(axis=1)
         distance = nearest_own_distance(X, self.gallery_, self.gallery_labels_, candidates)
         known = (probability >= self.probability_threshold_) & (distance <= self.distance_threshold_)
-        return [Decision(str(c) if k else UNKNOWN, str(c), float(p), float(d))
-                for c, k, p, d in zip(candidates, known, probability, distance)]
+        return [
+            Decision(str(c) if k else UNKNOWN, str(c), float(p), float(d))
+            for c, k, p, d in zip(candidates, known, probability, distance)
+        ]
 
     def predict(self, embeddings: np.ndarray) -> np.ndarray:
         """Labels, UNKNOWN where the open-set check refuses."""

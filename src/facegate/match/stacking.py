@@ -27,8 +27,14 @@ class StackedEnsemble(ClassifierMixin, LearnerComposition):
 
     default_learners = STACK_LEVEL0
 
-    def __init__(self, learners: Learners | None = None, meta_learner: ClassifierMixin | None = None,
-                 folds: int = 5, passthrough: bool = False, random_state: RandomState = None) -> None:
+    def __init__(
+        self,
+        learners: Learners | None = None,
+        meta_learner: ClassifierMixin | None = None,
+        folds: int = 5,
+        passthrough: bool = False,
+        random_state: RandomState = None,
+    ) -> None:
         self.learners = learners
         self.meta_learner = meta_learner
         self.folds = folds
@@ -39,12 +45,17 @@ class StackedEnsemble(ClassifierMixin, LearnerComposition):
         X, y, classes, y_index = validate_classes(self, X, y)
         cv = stratified_folds(y, self.folds, self.random_state)
         if cv is None:
-            raise ValueError(f"StackedEnsemble needs at least 2 samples of every class to cross-validate its level-0 "
-                             f"learners; {classes[np.bincount(y_index).argmin()]!r} has 1")
+            raise ValueError(
+                f"StackedEnsemble needs at least 2 samples of every class to cross-validate its level-0 "
+                f"learners; {classes[np.bincount(y_index).argmin()]!r} has 1"
+            )
         meta = clone(self.meta_learner) if self.meta_learner is not None else LogisticRegression(C=10.0, max_iter=2000)
         self.stack_ = StackingClassifier(
-            estimators=[(name, clone(est)) for name, est in self.learner_list()], final_estimator=meta,
-            cv=cv, stack_method="predict_proba", passthrough=self.passthrough,
+            estimators=[(name, clone(est)) for name, est in self.learner_list()],
+            final_estimator=meta,
+            cv=cv,
+            stack_method="predict_proba",
+            passthrough=self.passthrough,
         ).fit(X, y)
         self.classes_ = self.stack_.classes_
         return self

@@ -40,8 +40,9 @@ def aligned_proba(model: ClassifierMixin, X: np.ndarray, classes: np.ndarray) ->
     return proba
 
 
-def out_of_fold_proba(learners: Learners, X: np.ndarray, y: np.ndarray, classes: np.ndarray,
-                      cv: StratifiedKFold) -> np.ndarray:
+def out_of_fold_proba(
+    learners: Learners, X: np.ndarray, y: np.ndarray, classes: np.ndarray, cv: StratifiedKFold
+) -> np.ndarray:
     """M×N×K class probabilities of every learner, each sample predicted by a fit that never saw it."""
     oof = np.zeros((len(learners), len(X), len(classes)))
     for train, test in cv.split(X, y):
@@ -94,10 +95,15 @@ def slsqp_weights(oof: np.ndarray, y_index: np.ndarray) -> np.ndarray:
     def grad(w: np.ndarray) -> np.ndarray:
         return -(truth / np.maximum(truth @ w, _EPS)[:, None]).mean(axis=0)
 
-    result = minimize(loss, np.full(n_learners, 1.0 / n_learners), jac=grad, method="SLSQP",
-                      bounds=[(0.0, 1.0)] * n_learners,
-                      constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}],
-                      options={"ftol": 1e-10, "maxiter": 500})
+    result = minimize(
+        loss,
+        np.full(n_learners, 1.0 / n_learners),
+        jac=grad,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * n_learners,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}],
+        options={"ftol": 1e-10, "maxiter": 500},
+    )
     if not result.success:
         raise WeightSolverError(f"slsqp: {result.message}")
     return _convex(result.x, "slsqp")
@@ -111,8 +117,12 @@ def fit_weights(oof: np.ndarray, y_index: np.ndarray, method: Method) -> tuple[n
     try:
         return (nnls_weights if method == "nnls" else slsqp_weights)(oof, y_index), method
     except WeightSolverError as exc:
-        warnings.warn(f"Super Learner weights: {exc}; falling back to the discrete Super Learner (the learner "
-                      "with the lowest cross-validated log loss)", ConvergenceWarning, stacklevel=3)
+        warnings.warn(
+            f"Super Learner weights: {exc}; falling back to the discrete Super Learner (the learner "
+            "with the lowest cross-validated log loss)",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
         return discrete_weights(oof, y_index), "discrete"
 
 
@@ -128,8 +138,13 @@ class SuperLearnerClassifier(ClassifierMixin, LearnerComposition):
     cv_loss_ensemble_, oof_proba_ (NaN losses and None without cross-validation).
     """
 
-    def __init__(self, learners: Learners | None = None, folds: int = 5, method: Method = "slsqp",
-                 random_state: RandomState = None) -> None:
+    def __init__(
+        self,
+        learners: Learners | None = None,
+        folds: int = 5,
+        method: Method = "slsqp",
+        random_state: RandomState = None,
+    ) -> None:
         self.learners = learners
         self.folds = folds
         self.method = method
@@ -143,8 +158,12 @@ class SuperLearnerClassifier(ClassifierMixin, LearnerComposition):
         self.learner_names_ = [name for name, _ in learners]
         cv = stratified_folds(y, self.folds, self.random_state)
         if cv is None:
-            warnings.warn("SuperLearnerClassifier: a class has a single sample, too few to cross-validate; "
-                          "the learners are weighted equally", UserWarning, stacklevel=2)
+            warnings.warn(
+                "SuperLearnerClassifier: a class has a single sample, too few to cross-validate; "
+                "the learners are weighted equally",
+                UserWarning,
+                stacklevel=2,
+            )
             self.weights_, self.weights_method_ = np.full(len(learners), 1.0 / len(learners)), "equal"
             self.cv_loss_, self.cv_loss_ensemble_ = np.full(len(learners), np.nan), np.nan
             self.oof_proba_: np.ndarray | None = None
@@ -153,8 +172,9 @@ class SuperLearnerClassifier(ClassifierMixin, LearnerComposition):
         self.learners_ = [(name, clone(learner).fit(X, y)) for name, learner in learners]
         return self
 
-    def _cross_validate(self, learners: Learners, X: np.ndarray, y: np.ndarray, y_index: np.ndarray,
-                        cv: StratifiedKFold) -> None:
+    def _cross_validate(
+        self, learners: Learners, X: np.ndarray, y: np.ndarray, y_index: np.ndarray, cv: StratifiedKFold
+    ) -> None:
         """Out-of-fold probabilities, each learner's CV loss, the weights and the ensemble's CV loss."""
         oof = out_of_fold_proba(learners, X, y, self.classes_, cv)
         self.cv_loss_ = learner_losses(oof, y_index)
@@ -165,8 +185,9 @@ class SuperLearnerClassifier(ClassifierMixin, LearnerComposition):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return sum(w * aligned_proba(model, X, self.classes_)
-                   for w, (_, model) in zip(self.weights_, self.learners_) if w > 0)
+        return sum(
+            w * aligned_proba(model, X, self.classes_) for w, (_, model) in zip(self.weights_, self.learners_) if w > 0
+        )
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         proba = self.predict_proba(X)
@@ -181,8 +202,15 @@ class DeepSuperLearnerClassifier(ClassifierMixin, LearnerComposition):
     Fitted: layers_ (the kept SuperLearnerClassifier layers), n_layers_, layer_loss_ (CV loss of every layer tried).
     """
 
-    def __init__(self, learners: Learners | None = None, folds: int = 5, method: Method = "slsqp",
-                 max_layers: int = 5, tol: float = 1e-3, random_state: RandomState = None) -> None:
+    def __init__(
+        self,
+        learners: Learners | None = None,
+        folds: int = 5,
+        method: Method = "slsqp",
+        max_layers: int = 5,
+        tol: float = 1e-3,
+        random_state: RandomState = None,
+    ) -> None:
         self.learners = learners
         self.folds = folds
         self.method = method

@@ -169,12 +169,12 @@ class VectorIndex:
         ids = np.full((len(queries), k), -1, np.int64)
         step = max(1, EXACT_BLOCK // max(n, 1))
         for start in range(0, len(queries) if take else 0, step):
-            d = squared_distances(queries[start:start + step], self._exact_vectors, self._exact_squared)
+            d = squared_distances(queries[start : start + step], self._exact_vectors, self._exact_squared)
             nearest = np.argpartition(d, take - 1, axis=1)[:, :take] if take < n else np.argsort(d, axis=1)
             order = np.argsort(np.take_along_axis(d, nearest, axis=1), axis=1, kind="stable")
             rows = np.take_along_axis(nearest, order, axis=1)
-            squared[start:start + step, :take] = np.take_along_axis(d, rows, axis=1)
-            ids[start:start + step, :take] = self._exact_ids[rows]
+            squared[start : start + step, :take] = np.take_along_axis(d, rows, axis=1)
+            ids[start : start + step, :take] = self._exact_ids[rows]
         return squared, ids
 
     def _rebalance(self) -> None:

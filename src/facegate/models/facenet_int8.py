@@ -44,9 +44,16 @@ def quantise_facenet(fp32: Path, crops: np.ndarray, out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="facegate-int8-", dir=out.parent) as tmp:
         prepared, staged = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)  # folds batch norms into convs
-        quantize_static(str(prepared), str(staged), _calibration_reader(crops),
-                        quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.Percentile)
+        quantize_static(
+            str(prepared),
+            str(staged),
+            _calibration_reader(crops),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            calibrate_method=CalibrationMethod.Percentile,
+        )
         os.replace(staged, out)
 
 
@@ -78,6 +85,7 @@ def calibration_crops(files: ModelFiles, detector: Detector) -> np.ndarray:
 
 def pair_distance_gaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """How much every pairwise distance changes between two embeddings (N×D each) of the same N faces."""
+
     def pairs(x: np.ndarray) -> np.ndarray:
         return np.linalg.norm(x[:, None] - x[None], axis=2)[np.triu_indices(len(x), 1)]
 
@@ -131,7 +139,11 @@ def facenet_for_precision(files: ModelFiles, precision: str, status: Callable[[s
     gap = int8_gap_on_this_cpu(files, status)
     if gap <= MAX_DISTANCE_GAP:
         return files.facenet_int8
-    log.warning("int8 FaceNet is off on this CPU (%s): 1%% of pair distances move by %.3f or more from fp32, more "
-                "than %.2f; using fp32 instead", ", ".join(instruction_sets()) or "instruction sets unknown", gap,
-                MAX_DISTANCE_GAP)
+    log.warning(
+        "int8 FaceNet is off on this CPU (%s): 1%% of pair distances move by %.3f or more from fp32, more "
+        "than %.2f; using fp32 instead",
+        ", ".join(instruction_sets()) or "instruction sets unknown",
+        gap,
+        MAX_DISTANCE_GAP,
+    )
     return files.facenet

@@ -155,7 +155,9 @@ def convert_facenet(h5_path: Path, onnx_path: Path) -> dict[str, int]:
             else:
                 raise ModelError(f"{name}: unsupported layer type {kind}")
         all_weights: set[str] = set()
-        f["model_weights"].visit(lambda k: all_weights.add(k) if isinstance(f["model_weights"][k], h5py.Dataset) else None)
+        f["model_weights"].visit(
+            lambda k: all_weights.add(k) if isinstance(f["model_weights"][k], h5py.Dataset) else None
+        )
         unused = all_weights - b.used
         if unused:
             raise ModelError(f"{len(unused)} weights of the h5 were not used, e.g. {sorted(unused)[:3]}")

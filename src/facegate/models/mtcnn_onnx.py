@@ -27,15 +27,43 @@ OPSET = 17
 # (kind, argument) per stage, in the order the weights are stored. conv: kernel+bias; prelu: alphas;
 # pool: (kernel, stride); flatten; dense: weights+bias. Heads are listed separately.
 _BODIES: dict[str, list[tuple[str, tuple[int, int] | None]]] = {
-    "pnet": [("conv", None), ("prelu", None), ("pool", (2, 2)), ("conv", None), ("prelu", None), ("conv", None), ("prelu", None)],
+    "pnet": [
+        ("conv", None),
+        ("prelu", None),
+        ("pool", (2, 2)),
+        ("conv", None),
+        ("prelu", None),
+        ("conv", None),
+        ("prelu", None),
+    ],
     "rnet": [
-        ("conv", None), ("prelu", None), ("pool", (3, 2)), ("conv", None), ("prelu", None), ("pool", (3, 2)),
-        ("conv", None), ("prelu", None), ("flatten", None), ("dense", None), ("prelu", None),
+        ("conv", None),
+        ("prelu", None),
+        ("pool", (3, 2)),
+        ("conv", None),
+        ("prelu", None),
+        ("pool", (3, 2)),
+        ("conv", None),
+        ("prelu", None),
+        ("flatten", None),
+        ("dense", None),
+        ("prelu", None),
     ],
     "onet": [
-        ("conv", None), ("prelu", None), ("pool", (3, 2)), ("conv", None), ("prelu", None), ("pool", (3, 2)),
-        ("conv", None), ("prelu", None), ("pool", (2, 2)), ("conv", None), ("prelu", None), ("flatten", None),
-        ("dense", None), ("prelu", None),
+        ("conv", None),
+        ("prelu", None),
+        ("pool", (3, 2)),
+        ("conv", None),
+        ("prelu", None),
+        ("pool", (3, 2)),
+        ("conv", None),
+        ("prelu", None),
+        ("pool", (2, 2)),
+        ("conv", None),
+        ("prelu", None),
+        ("flatten", None),
+        ("dense", None),
+        ("prelu", None),
     ],
 }
 _HEADS: dict[str, list[str]] = {"pnet": ["prob", "reg"], "rnet": ["prob", "reg"], "onet": ["prob", "reg", "landmarks"]}
@@ -72,8 +100,12 @@ class _Net:
         kernel = self.take().transpose(3, 2, 1, 0)  # file axes: (w, h, in, out) -> (out, in, h, w)
         self.channels = kernel.shape[0]
         bias = self.take()
-        return self.node("Conv", [x, self.const(f"conv{i}.W", kernel), self.const(f"conv{i}.B", bias)], f"conv{i}",
-                         kernel_shape=list(kernel.shape[2:]))
+        return self.node(
+            "Conv",
+            [x, self.const(f"conv{i}.W", kernel), self.const(f"conv{i}.B", bias)],
+            f"conv{i}",
+            kernel_shape=list(kernel.shape[2:]),
+        )
 
     def prelu(self, x: str, i: int) -> str:
         """PReLU as a·x + (1 − a)·relu(x): the same function, but ONNX Runtime runs the PRelu op 2–4× slower than
@@ -88,8 +120,12 @@ class _Net:
     def head(self, x: str, name: str, weights: np.ndarray, bias: np.ndarray, conv: bool) -> str:
         """An output layer: P-Net's 1×1 conv (file kernel (w, h, in, out)) or a dense layer (in, out)."""
         if conv:
-            return self.node("Conv", [x, self.const(f"{name}.W", weights.transpose(3, 2, 1, 0)),
-                                      self.const(f"{name}.B", bias)], name, kernel_shape=[1, 1])
+            return self.node(
+                "Conv",
+                [x, self.const(f"{name}.W", weights.transpose(3, 2, 1, 0)), self.const(f"{name}.B", bias)],
+                name,
+                kernel_shape=[1, 1],
+            )
         mm = self.node("MatMul", [x, self.const(f"{name}.W", weights)], f"{name}.mm")
         return self.node("Add", [mm, self.const(f"{name}.B", bias)], name)
 
@@ -146,7 +182,8 @@ def _build(stage: str, weights: list[np.ndarray]) -> onnx.ModelProto:
         in_shape = ["N", 3, side, side]
         out_shapes = {"prob": ["N", 1], "reg": ["N", 4], "landmarks": ["N", 10]}
     graph = helper.make_graph(
-        net.nodes, f"mtcnn_{stage}",
+        net.nodes,
+        f"mtcnn_{stage}",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, in_shape)],
         [helper.make_tensor_value_info(o, TensorProto.FLOAT, out_shapes[o]) for o in outputs],
         net.inits,

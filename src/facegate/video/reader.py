@@ -82,6 +82,7 @@ class VideoFile:
         if self.missing:
             problems.append(f"the file ends {self.missing} frame(s) early (truncated)")
         if problems:
-            raise VideoError(f"{self.path}: video is corrupt: {'; '.join(problems)}; "
-                             f"the {self.read} readable frame(s) of {self.frames} were processed")
-
+            raise VideoError(
+                f"{self.path}: video is corrupt: {'; '.join(problems)}; "
+                f"the {self.read} readable frame(s) of {self.frames} were processed"
+            )

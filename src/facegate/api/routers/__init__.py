@@ -6,5 +6,13 @@ from fastapi import APIRouter
 
 from facegate.api.routers import docs, events, keys, pages, people, recognition, samples, service
 
-ROUTERS: tuple[APIRouter, ...] = (service.router, people.router, samples.router, recognition.router, events.router,
-                                  keys.router, pages.router, docs.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    service.router,
+    people.router,
+    samples.router,
+    recognition.router,
+    events.router,
+    keys.router,
+    pages.router,
+    docs.router,
+)

@@ -32,22 +32,35 @@ def _with_policy(page: HTMLResponse) -> HTMLResponse:
     hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'" for s in scripts)
     page.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+        "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
     return page
 
 
 @router.get("/docs")
 def swagger_ui() -> HTMLResponse:
-    return _with_policy(get_swagger_ui_html(
-        openapi_url=OPENAPI_URL, title="FaceGate API", swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
-        swagger_css_url=f"{ASSETS_URL}/swagger-ui.css", swagger_favicon_url=f"{ASSETS_URL}/favicon.png"))
+    return _with_policy(
+        get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="FaceGate API",
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+        )
+    )
 
 
 @router.get("/redoc")
 def redoc() -> HTMLResponse:
-    return _with_policy(get_redoc_html(openapi_url=OPENAPI_URL, title="FaceGate API",
-                                       redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
-                                       redoc_favicon_url=f"{ASSETS_URL}/favicon.png", with_google_fonts=False))
+    return _with_policy(
+        get_redoc_html(
+            openapi_url=OPENAPI_URL,
+            title="FaceGate API",
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
+    )
 
 
 router.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")

@@ -21,10 +21,19 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["samples"])
 
 
-@router.post("/people/{person_id}/samples", response_model=EnrollOut, status_code=201,
-             responses={422: {"model": EnrollOut, "description": "every photo was refused (reasons per photo)"}})
-def add_samples(person_id: PersonId, svc: ServiceDep, _: AdminKey, files: Annotated[list[UploadFile], File()],
-                largest: Annotated[bool, Form()] = False) -> EnrollOut | JSONResponse:
+@router.post(
+    "/people/{person_id}/samples",
+    response_model=EnrollOut,
+    status_code=201,
+    responses={422: {"model": EnrollOut, "description": "every photo was refused (reasons per photo)"}},
+)
+def add_samples(
+    person_id: PersonId,
+    svc: ServiceDep,
+    _: AdminKey,
+    files: Annotated[list[UploadFile], File()],
+    largest: Annotated[bool, Form()] = False,
+) -> EnrollOut | JSONResponse:
     """Enroll one or many photos; each is checked and stored on its own, so each verdict is final."""
     svc.gallery.person(person_id)
     if len(files) > svc.settings.max_files:
@@ -38,8 +47,9 @@ def add_samples(person_id: PersonId, svc: ServiceDep, _: AdminKey, files: Annota
     return out if accepted else JSONResponse(out.model_dump(), status_code=422)
 
 
-def _enroll_upload(svc: Service, person_id: int, upload: UploadFile, largest: bool, budget: PixelBudget
-                   ) -> EnrollVerdict:
+def _enroll_upload(
+    svc: Service, person_id: int, upload: UploadFile, largest: bool, budget: PixelBudget
+) -> EnrollVerdict:
     """One photo's verdict: refused for its size or format before decoding, else enroll_photo's checks decide.
     A photo is stored whole or not at all (one transaction), and its failure never undoes the verdicts before it."""
     name = safe_filename(upload.filename)
@@ -52,8 +62,13 @@ def _enroll_upload(svc: Service, person_id: int, upload: UploadFile, largest: bo
     except Exception:  # the photos before this one are stored: say so rather than answer 500
         log.exception("enrolling %r for person %d failed", name, person_id)
         return _refused(name, "the photo could not be stored (server error, logged); nothing of it was kept")
-    return EnrollVerdict(filename=result.filename, accepted=result.accepted, sample_id=result.sample_id,
-                         reasons=result.reasons, figures=result.figures)
+    return EnrollVerdict(
+        filename=result.filename,
+        accepted=result.accepted,
+        sample_id=result.sample_id,
+        reasons=result.reasons,
+        figures=result.figures,
+    )
 
 
 def _refused(name: str, reason: str) -> EnrollVerdict:
@@ -63,12 +78,13 @@ def _refused(name: str, reason: str) -> EnrollVerdict:
 
 @router.get("/people/{person_id}/samples", response_model=list[SampleOut])
 def list_samples(person_id: PersonId, svc: ServiceDep, _: ViewerKey) -> list[SampleOut]:
-    return [SampleOut(**{k: v for k, v in asdict(s).items() if k in SampleOut.model_fields})
-            for s in svc.gallery.samples(person_id)]
+    return [
+        SampleOut(**{k: v for k, v in asdict(s).items() if k in SampleOut.model_fields})
+        for s in svc.gallery.samples(person_id)
+    ]
 
 
-@router.get("/samples/{sample_id}/thumbnail", response_class=Response,
-            responses={200: {"content": {"image/jpeg": {}}}})
+@router.get("/samples/{sample_id}/thumbnail", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
 def thumbnail(sample_id: SampleId, svc: ServiceDep, _: ViewerKey) -> Response:
     """The aligned 160×160 face crop of the sample (JPEG); never cached, so a deleted face leaves browsers too."""
     return Response(svc.gallery.thumbnail(sample_id), media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -17,5 +17,8 @@ def health(svc: ServiceDep) -> dict[str, int | str]:
 def gallery_status(svc: ServiceDep, _: ViewerKey) -> GalleryStatus:
     """The gallery revision and the revision the identifier was last fitted on (they differ during a refit)."""
     fitted = svc.identifier.refresh()
-    return GalleryStatus(revision=svc.gallery.revision(), fitted_revision=fitted.revision if fitted else None,
-                         identifier=fitted.kind if fitted else None)
+    return GalleryStatus(
+        revision=svc.gallery.revision(),
+        fitted_revision=fitted.revision if fitted else None,
+        identifier=fitted.kind if fitted else None,
+    )

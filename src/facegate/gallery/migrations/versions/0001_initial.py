@@ -32,8 +32,10 @@ def upgrade() -> None:
         sa.Column("thumbnail", sa.LargeBinary, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False, unique=True),
         sa.Column("filename", sa.String(500)),
-        *(sa.Column(name, sa.Float, nullable=False)
-          for name in ("box_x1", "box_y1", "box_x2", "box_y2", "detection_score", "face_px", "sharpness")),
+        *(
+            sa.Column(name, sa.Float, nullable=False)
+            for name in ("box_x1", "box_y1", "box_x2", "box_y2", "detection_score", "face_px", "sharpness")
+        ),
         sa.Column("nose_position", sa.Float),
         sa.Column("faces_found", sa.Integer, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),

@@ -24,10 +24,14 @@ def upgrade() -> None:
         with op.batch_alter_table(table, recreate="always", table_kwargs={"sqlite_autoincrement": True}):
             pass
     # a person deleted before this migration may still be named by events: the next person starts past them
-    op.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'people', 0 "
-               "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'people')")
-    op.execute("UPDATE sqlite_sequence SET seq = MAX(seq, (SELECT COALESCE(MAX(person_id), 0) FROM events)) "
-               "WHERE name = 'people'")
+    op.execute(
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'people', 0 "
+        "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'people')"
+    )
+    op.execute(
+        "UPDATE sqlite_sequence SET seq = MAX(seq, (SELECT COALESCE(MAX(person_id), 0) FROM events)) "
+        "WHERE name = 'people'"
+    )
 
 
 def downgrade() -> None:
