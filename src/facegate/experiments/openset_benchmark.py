@@ -47,6 +47,7 @@ from facegate.experiments.openset_shipped import (
     shipped_methods,
     shipped_table,
 )
+from facegate.experiments.plotting import pyplot
 from facegate.match.learners import study_learners
 from facegate.match.nearest import pairwise_distances
 from facegate.match.openset import default_classifier, nearest_own_distance
@@ -340,14 +341,7 @@ def table(rows: Sequence[Row]) -> str:
 
 def plot_det(rows: Sequence[Row], path: Path, title: str) -> None:
     """DET curves (FNIR against FPIR, both log scale) of every row, as a PNG."""
-    from facegate.extras import optional_imports
-
-    with optional_imports("report", "the open-set DET plot"):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    plt = pyplot("the open-set DET plot")
     fig, ax = plt.subplots(figsize=(8, 6), dpi=120)
     for r in rows:
         fpir, fnir = r.probes.det()

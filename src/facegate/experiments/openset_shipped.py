@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from facegate.experiments.plotting import pyplot
 from facegate.experiments.runner import calibration_error, reliability_bins
 from facegate.gallery.identify import build_identifier
 from facegate.match.decision import UNKNOWN, Decision, Identifier
@@ -212,14 +213,7 @@ def shipped_table(rows: Sequence[ShippedRow]) -> str:
 def plot_reliability(row: ShippedRow, path: Path) -> None:
     """Reliability diagram of the gate's probabilities (all probes, and genuine probes only) above a histogram of
     them for genuine and stranger probes, as a PNG."""
-    from facegate.extras import optional_imports
-
-    with optional_imports("report", "the open-set reliability diagram"):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    plt = pyplot("the open-set reliability diagram")
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 7), dpi=120, height_ratios=(3, 1), sharex=True)
     top.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect calibration")
     for label, colour, (confidence, hit) in (

@@ -6,16 +6,10 @@ import html
 from pathlib import Path
 from typing import Any
 
-from facegate.extras import optional_imports
-
-with optional_imports("report", "the experiment report's plots (facegate.experiments.report)"):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import norm
 
+from facegate.experiments.plotting import pyplot
 from facegate.experiments.runner import MODEL_TITLES, ExperimentResult, OpenSetResult
 from facegate.experiments.scenarios import Scenario
 from facegate.match.openset import Searches
@@ -25,6 +19,8 @@ PROBABILITY_MODELS = ("svc", "stacked", "sl")  # the three the study plotted per
 BAR_COLOURS = {"svc": "#4c72b0", "stacked": "#dd8452", "sl": "#55a868"}
 
 Table = tuple[list[str], list[list[str]]]
+
+plt = pyplot("the experiment report's plots (facegate.experiments.report)")
 
 
 def _pct(x: float) -> str:
