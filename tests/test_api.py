@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from service_fixtures import PER_PERSON, enroll_all, enrollable, stranger, upload, wait_fitted  # noqa: F401  (fixtures)
+from service_fixtures import PER_PERSON, enroll_all, upload, wait_fitted
 
 from facegate import FaceGate
 from facegate.api.app import Settings, create_app
@@ -103,6 +103,17 @@ def test_identify_names_known_people_and_refuses_strangers(service: tuple, enrol
     assert [e["name"] for e in mindy] == ["mindy_kaling"]
     assert client.get("/events", params={"decision": "unknown", "since": events[0]["time"]}).json()[0]["gate"] == "gate-1"
     assert client.get("/events", params={"decision": "maybe"}).status_code == 422
+
+
+def test_identify_estimates_age_and_gender_only_when_asked(service: tuple, enrollable: dict[str, list[Path]]) -> None:
+    client, keys, _ = service
+    photo = [upload(enrollable["mindy_kaling"][PER_PERSON], "image")]
+    plain = client.post("/identify", files=photo, headers=as_role(keys, "gate")).json()["faces"][0]
+    assert plain["age"] is None and plain["gender"] is None
+    asked = client.post("/identify", params={"attributes": "true"}, files=photo,
+                        headers=as_role(keys, "gate")).json()["faces"][0]
+    assert asked["name"] == "mindy_kaling" and asked["gender"] == "female" and 15 < asked["age"] < 60
+    assert 0.5 <= asked["gender_probability"] <= 1
 
 
 def test_verify_image_against_image_and_person(service: tuple, enrollable: dict[str, list[Path]],

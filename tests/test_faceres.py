@@ -16,6 +16,7 @@ import tfjs_reference
 from conftest import celebrity_photos
 
 from facegate.faceres import FaceResNet, preprocess
+from facegate.fusion import FUSION_WEIGHT
 from facegate.match.operating_point import verify_threshold
 from facegate.models import ModelFiles
 from facegate.models.npm import (
@@ -182,3 +183,17 @@ def test_lfw_fold1_verifies_at_98_percent_with_the_vggface2_model() -> None:
     pairs, folds, _ = bench.protocol_pairs(read_pairs(lfw_dir() / "pairs.txt"), fold=1)
     result = bench.run_variant(bench.LFWEmbedder(FeatureCache()), pairs, folds, bench.VARIANTS["vggface2"])
     assert result.metrics.accuracy >= 0.975 and result.metrics.auc >= 0.995
+
+
+def test_fusion_distances_are_the_weighted_sum_of_the_two_models(models: ModelFiles) -> None:
+    a, b = celebrity_photos(models, "val")[0], celebrity_photos(models, "val")[-1]
+    fused = FaceGate(model="fusion", attributes=True)
+    fa, fb = fused.embed_one(a), fused.embed_one(b)
+    assert fa.embedding.shape == (1152,) and np.linalg.norm(fa.embedding) == pytest.approx(1.0, abs=1e-5)
+    assert fa.attributes is not None and fa.attributes.gender in ("female", "male")
+    squared = {}
+    for model in ("facenet", "vggface2"):
+        fg = FaceGate(model=model)
+        squared[model] = float(np.sum((fg.embed(a)[0] - fg.embed(b)[0]) ** 2))
+    expected = (1 - FUSION_WEIGHT) * squared["facenet"] + FUSION_WEIGHT * squared["vggface2"]
+    assert float(np.sum((fa.embedding - fb.embedding) ** 2)) == pytest.approx(expected, rel=1e-4)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from alembic import command
 from alembic.config import Config
+from service_fixtures import PER_PERSON, db_url, enrollable, postgres  # noqa: F401  (fixtures)
+from test_gallery import new_sample
 
 from facegate.cli import main as run
 from facegate.gallery import open_gallery
@@ -20,13 +24,10 @@ from facegate.match.operating_point import prior_distance
 from facegate.models import ModelFiles
 from facegate.pipeline import FaceGate
 
-from service_fixtures import PER_PERSON, db_url, enrollable, postgres  # noqa: F401  (fixtures)
-
 
 def sample(embedding: np.ndarray, sha: str, model: str) -> NewSample:
-    return NewSample(embedding=embedding, thumbnail=b"\xff\xd8jpeg", sha256=sha, filename=f"{sha}.jpg",
-                     box=(1.0, 2.0, 101.0, 122.0), detection_score=0.99, face_px=100.0, sharpness=150.0,
-                     nose_position=0.5, faces_found=1, model=model)
+    """test_gallery's sample with this embedding, made by `model`."""
+    return replace(new_sample(0, sha), embedding=embedding, model=model)
 
 
 def test_gallery_keeps_to_the_model_of_its_first_sample(db_url: str) -> None:
@@ -37,7 +38,7 @@ def test_gallery_keeps_to_the_model_of_its_first_sample(db_url: str) -> None:
     gallery.add_sample(ada.id, sample(vector, "a", "vggface2"))
     assert gallery.model() == "vggface2"
     with pytest.raises(ConflictError, match="holds vggface2 embeddings"):
-        gallery.add_sample(ada.id, sample(np.full(128, 128 ** -0.5, np.float32), "b", "facenet"))
+        gallery.add_sample(ada.id, sample(np.full(128, 128**-0.5, np.float32), "b", "facenet"))
     with pytest.raises(ValueError, match="1024 values"):
         gallery.add_sample(ada.id, sample(np.zeros(128, np.float32), "c", "vggface2"))
     data = gallery.training_set()
@@ -56,15 +57,19 @@ def test_samples_enrolled_before_the_migration_are_facenets(tmp_path: Path) -> N
         command.upgrade(config, "0003")
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO people (id, name, created_at) VALUES (1, 'Ada', '2026-01-01 00:00:00')")
-        conn.execute("INSERT INTO samples (person_id, embedding, thumbnail, sha256, box_x1, box_y1, box_x2, box_y2, "
-                     "detection_score, face_px, sharpness, faces_found, created_at) VALUES (1, ?, x'00', 'h', 0, 0, "
-                     "1, 1, 1, 100, 100, 1, '2026-01-01 00:00:00')", (np.zeros(128, "<f4").tobytes(),))
+        conn.execute(
+            "INSERT INTO samples (person_id, embedding, thumbnail, sha256, box_x1, box_y1, box_x2, box_y2, "
+            "detection_score, face_px, sharpness, faces_found, created_at) VALUES (1, ?, x'00', 'h', 0, 0, "
+            "1, 1, 1, 100, 100, 1, '2026-01-01 00:00:00')",
+            (np.zeros(128, "<f4").tobytes(),),
+        )
     gallery = open_gallery(str(db))
     assert gallery.model() == "facenet" and gallery.training_set().embeddings.shape == (1, 128)
 
 
 def test_a_vggface2_gallery_enrolls_and_identifies_with_that_models_thresholds(
-        enrollable: dict[str, list[Path]], models: ModelFiles, tmp_path: Path) -> None:
+    enrollable: dict[str, list[Path]], models: ModelFiles, tmp_path: Path
+) -> None:
     gallery = open_gallery(str(tmp_path / "g.db"))
     vgg = FaceGate(model="vggface2")
     for name in ("madonna", "elton_john", "jerry_seinfeld"):
@@ -79,9 +84,9 @@ def test_a_vggface2_gallery_enrolls_and_identifies_with_that_models_thresholds(
     assert gallery.names([int(decisions[0].label)]) == {int(decisions[0].label): "madonna"}
 
 
-def test_enroll_command_takes_the_galleries_model_and_refuses_another(enrollable: dict[str, list[Path]],
-                                                                       tmp_path: Path,
-                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_enroll_command_takes_the_galleries_model_and_identify_estimates_attributes(
+    enrollable: dict[str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "people" / "madonna"
     folder.mkdir(parents=True)
     for path in enrollable["madonna"][:2]:
@@ -93,3 +98,6 @@ def test_enroll_command_takes_the_galleries_model_and_refuses_another(enrollable
     assert "holds vggface2 embeddings" in capsys.readouterr().err
     assert run(["identify", str(enrollable["madonna"][PER_PERSON]), "--db", db]) == 0  # the gallery's model
     assert "madonna" in capsys.readouterr().out
+    assert run(["identify", str(enrollable["madonna"][PER_PERSON]), "--db", db, "--json", "--attributes"]) == 0
+    face = json.loads(capsys.readouterr().out)["photos"][0]["faces"][0]
+    assert face["name"] == "madonna" and face["gender"] == "female" and 15 < face["age"] < 70

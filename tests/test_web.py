@@ -6,20 +6,18 @@ from __future__ import annotations
 import base64
 import os
 import time
-from urllib.parse import urlsplit
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 import pytest
+from service_fixtures import PER_PERSON, Server, enroll_all, enrollable, start_server, wait_fitted  # noqa: F401
 
 from facegate.api.auth import create_key
 from facegate.gallery import open_gallery
 from facegate.imageio import letterbox
-
-from service_fixtures import (PER_PERSON, Server, enroll_all, enrollable, start_server,  # noqa: F401
-                              wait_fitted)
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -125,15 +123,21 @@ def test_drop_photos_to_enroll_then_see_the_gallery(served: tuple[Server, str], 
         browser.close()
 
 
-def test_live_camera_names_the_person(served: tuple[Server, str], enrollable: dict[str, list[Path]],
-                                      tmp_path: Path, shots: Path) -> None:
+def fake_camera(served: tuple[Server, str], photo: Path, tmp_path: Path) -> list[str]:
+    """Chromium flags that show `photo` as the webcam, once the served gallery's identifier is fitted."""
     server, key = served
     with server.client(key) as client:
         wait_fitted(client)
     video = tmp_path / "camera.y4m"
-    write_y4m(enrollable["elton_john"][PER_PERSON], video)  # a photo of him that was not enrolled
-    camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-              f"--use-file-for-fake-video-capture={video}"]
+    write_y4m(photo, video)
+    return ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"]
+
+
+def test_live_camera_names_the_person(served: tuple[Server, str], enrollable: dict[str, list[Path]],
+                                      tmp_path: Path, shots: Path) -> None:
+    server, key = served
+    camera = fake_camera(served, enrollable["elton_john"][PER_PERSON], tmp_path)  # a photo not enrolled
     with playwright_api.sync_playwright() as pw:
         browser, page = open_page(pw, server, key, camera)
         page.click("#live-toggle")
@@ -144,6 +148,22 @@ def test_live_camera_names_the_person(served: tuple[Server, str], enrollable: di
         page.wait_for_selector("#events-table tbody td.match:has-text('match')")
         assert "elton_john" in page.locator("#events-table tbody tr").first.inner_text()
         assert "browser" in page.locator("#events-table tbody tr").first.inner_text()
+        browser.close()
+
+
+def test_live_camera_shows_age_and_gender_when_asked(served: tuple[Server, str], enrollable: dict[str, list[Path]],
+                                                     tmp_path: Path, shots: Path) -> None:
+    server, key = served
+    camera = fake_camera(served, enrollable["elton_john"][PER_PERSON], tmp_path)
+    with playwright_api.sync_playwright() as pw:
+        browser, page = open_page(pw, server, key, camera)
+        assert "README" in page.locator("label:has(#live-attributes)").get_attribute("title")
+        page.check("#live-attributes")
+        page.click("#live-toggle")
+        name = page.wait_for_selector("#live-names li.match:has-text('elton_john'):has-text('about')", timeout=120_000)
+        assert "male, about" in name.inner_text()
+        page.screenshot(path=str(shots / "web-live-attributes.png"))
+        page.click("#live-toggle")
         browser.close()
 
 

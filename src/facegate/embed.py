@@ -10,10 +10,11 @@ import numpy as np
 from facegate.onnx_session import make_session
 
 DIM = 128
-# The embedding models FaceGate runs and their embedding sizes: FaceNet (this module) and the VGGFace2-trained HSE
-# faceres network (facegate/faceres.py). Embeddings of different models are never compared with each other.
-EmbeddingModel = Literal["facenet", "vggface2"]
-MODEL_DIMS: dict[str, int] = {"facenet": DIM, "vggface2": 1024}
+# The embedding models FaceGate runs and their embedding sizes: FaceNet (this module), the VGGFace2-trained HSE
+# faceres network (facegate/faceres.py) and the two fused (facegate/fusion.py). Embeddings of different models are
+# never compared with each other.
+EmbeddingModel = Literal["facenet", "vggface2", "fusion"]
+MODEL_DIMS: dict[str, int] = {"facenet": DIM, "vggface2": 1024, "fusion": DIM + 1024}
 
 
 def prewhiten(crops: np.ndarray) -> np.ndarray:

@@ -9,17 +9,18 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from facegate import settings
 from facegate.align import Alignment, align
 from facegate.detect.base import Detector, Face
 from facegate.embed import MODEL_DIMS, Embedder, EmbeddingModel
 from facegate.errors import FaceCountError
-from facegate import settings
 from facegate.imageio import ImageInput, load_image
 from facegate.match.operating_point import check_fpir, verify_threshold
 from facegate.models import ModelFiles, ensure_models
 
 if TYPE_CHECKING:
     from facegate.faceres import Attributes, FaceResNet
+    from facegate.fusion import FusedEmbedder
 
 Precision = Literal["fp32", "int8"]
 
@@ -58,8 +59,9 @@ class FaceGate:
         compare embeddings only with embeddings of the same precision).
     fpir: the operating point, a false-accept target (default: $FACEGATE_FPIR, else 1e-3); `verify` accepts pairs
         closer than the model's prior distance for it (0.995 at 1e-3). threshold: a fixed distance instead.
-    model: "facenet" (default; 128-d, LFW 99.28%) or "vggface2" (the VGGFace2-trained HSE MobileNet, 1024-d, LFW
-        98.0%, fetched from npm on first use); embeddings of different models never compare.
+    model: "facenet" (default; 128-d, LFW 99.28%), "vggface2" (the VGGFace2-trained HSE MobileNet, 1024-d, LFW
+        97.8%, fetched from npm on first use) or "fusion" (both, 1152-d: fewer enrolled people missed at low FPIR,
+        both networks' time); embeddings of different models never compare.
     attributes: also estimate each face's age and gender (FaceEmbedding.attributes) with the VGGFace2-trained
         network: free with model="vggface2", one more pass (about half FaceNet's cost) with FaceNet.
     """
@@ -124,13 +126,18 @@ class FaceGate:
         from facegate.faceres import FaceResNet
         from facegate.models.npm import ensure_faceres
 
-        return FaceResNet(ensure_faceres().faceres, batch_size=self.batch_size, threads=self.threads)
+        return FaceResNet(ensure_faceres().faceres, threads=self.threads)
 
     @cached_property
-    def embedder(self) -> Embedder | FaceResNet:
+    def embedder(self) -> Embedder | FaceResNet | FusedEmbedder:
         """The chosen model; FaceNet at the chosen precision, int8 only where it holds on this CPU (else fp32)."""
         if self.model == "vggface2":
             return self.faceres
+        if self.model == "fusion":
+            from facegate.fusion import FusedEmbedder
+
+            return FusedEmbedder(Embedder(self.models.facenet, batch_size=self.batch_size, threads=self.threads),
+                                 self.faceres)
         model = self.models.facenet
         if self.precision == "int8":
             from facegate.models.facenet_int8 import facenet_for_precision
@@ -154,8 +161,8 @@ class FaceGate:
         """Embeddings of aligned crops, and age and gender where asked for (one pass when the model gives both)."""
         if not len(crops):
             return np.zeros((0, self.dim), np.float32), []
-        if self.attributes_wanted and self.embedder is self.faceres:
-            out = self.faceres.run(crops)
+        if self.attributes_wanted and not isinstance(self.embedder, Embedder):  # the model runs faceres anyway
+            out = self.embedder.run(crops)
             return out.embeddings, list(out.attributes)
         attributes = self.faceres.attributes(crops) if self.attributes_wanted else [None] * len(crops)
         return self.embedder.embed(crops), list(attributes)
@@ -164,6 +171,12 @@ class FaceGate:
         """N×D unit embeddings of every face in the image, largest first (0×D when there is none)."""
         found = self.represent(image)
         return np.stack([r.embedding for r in found]) if found else np.zeros((0, self.dim), np.float32)
+
+    def attributes_of(self, found: list[FaceEmbedding]) -> list[Attributes]:
+        """Age and gender of faces `represent` gave: theirs where it estimated them, else one pass over the crops."""
+        if all(f.attributes is not None for f in found):
+            return [f.attributes for f in found if f.attributes is not None]
+        return self.faceres.attributes(np.stack([f.crop for f in found]))
 
     def attributes(self, image: ImageInput) -> list[tuple[Face, Attributes]]:
         """Every face of the image, largest first, with its estimated age and gender (whatever the pipeline's

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, fg: FaceGate | None = None) -> 
 async def _lifespan(app: FastAPI, settings: Settings, fg: FaceGate | None) -> AsyncIterator[None]:
     """Open the gallery and the pipeline for the app's life, warming them up in the background, then close."""
     gallery = open_gallery(settings.db)
-    pipeline = fg or FaceGate(fpir=settings.fpir)
+    pipeline = fg or FaceGate(fpir=settings.fpir, model=gallery.model() or "facenet")  # the gallery's model
     work = WorkLimit(settings.work_slots, settings.work_queue, settings.work_wait_s)
     app.state.service = Service(settings, gallery, pipeline, GalleryIdentifier(gallery, settings.fpir), work)
     warm_up = threading.Thread(target=_warm_up, args=(app.state.service,), name="warm-up", daemon=True)

@@ -57,6 +57,9 @@ class FaceOut(BaseModel):
     probability: float | None = Field(description="the identifier's probability for the named person; null when "
                                                    "the face is unknown")
     distance: float | None
+    age: float | None = Field(None, description="estimated age in years, with ?attributes=true (accuracy: README)")
+    gender: Literal["female", "male"] | None = Field(None, description="estimated gender, with ?attributes=true")
+    gender_probability: float | None = Field(None, description="the network's probability of that gender (0.5-1)")
 
 
 class IdentifyOut(BaseModel):

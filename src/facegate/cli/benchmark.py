@@ -134,7 +134,9 @@ def register(subparsers: Subparsers) -> None:
         metavar="NAME",
         help="variants to score (default: all; 'warp' is the pipeline default)",
     )
-    lfw.add_argument("--model", choices=["facenet", "vggface2"], help="score only this embedding model's variants")
+    lfw.add_argument(
+        "--model", choices=["facenet", "vggface2", "fusion"], help="score only this embedding model's variants"
+    )
     lfw.add_argument(
         "--fold",
         type=int,

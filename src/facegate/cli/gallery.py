@@ -12,12 +12,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facegate.cli.common import (
     Subparsers,
+    add_attributes_option,
     add_db_option,
     add_model_option,
     add_operating_point_options,
@@ -141,7 +142,7 @@ def enroll_model(gallery: Gallery, wanted: EmbeddingModel | None) -> EmbeddingMo
     else FaceNet."""
     from facegate.errors import FaceGateError
 
-    held = cast("EmbeddingModel | None", gallery.model())
+    held = gallery.model()
     if held is not None and wanted not in (None, held):
         raise FaceGateError(f"the gallery holds {held} embeddings; a gallery keeps to one model (embeddings of "
                             f"different models cannot be compared): enroll with --model {held}, or into another --db")
@@ -173,7 +174,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
     identifier = GalleryIdentifier(open_gallery(args.db), fpir)
     fitted = identifier.current()
     threshold = None if fitted.threshold is None else round(fitted.threshold, 3)
-    fg = FaceGate(fpir=fpir, model=enroll_model(identifier.gallery, None))
+    fg = FaceGate(fpir=fpir, model=enroll_model(identifier.gallery, None), attributes=args.attributes)
     photos = identify_photos(fg, identifier, photos_from(args.images))
     if args.json:
         point = {"fpir": fpir, "threshold": threshold}
@@ -214,7 +215,8 @@ def _print_photo(photo: IdentifiedPhoto) -> None:
     print(f"{photo.path}: {len(photo.faces)} face(s)")
     for i, face in enumerate(photo.faces, 1):
         known = f" probability={face.probability}" if face.probability is not None else ""
-        print(f"  {i}. {face.name:20s} box={list(face.box)} distance={face.distance}{known}")
+        said = f" age={face.age:.0f} {face.gender} ({face.gender_probability:.2f})" if face.gender else ""
+        print(f"  {i}. {face.name:20s} box={list(face.box)} distance={face.distance}{known}{said}")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -303,6 +305,7 @@ def register(subparsers: Subparsers) -> None:
     output.add_argument("--json", action="store_true", help="one JSON document: every photo with its faces")
     output.add_argument("--csv", action="store_true", help="one CSV row per face")
     add_operating_point_options(identify)
+    add_attributes_option(identify)
     add_db_option(identify)
     search = subparsers.add_parser("search", help="the enrolled samples (or an archive's faces) most like each face "
                                                   "in the photo")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -24,11 +24,13 @@ from facegate.embed import Embedder, EmbeddingModel, l2_normalise
 from facegate.experiments.feature_cache import FeatureCache, faces_from_array, faces_to_array, model_key
 from facegate.experiments.lfw import Pair, centre_face, pair_files, subject
 from facegate.experiments.machine import describe_machine
+from facegate.fusion import fuse
 from facegate.imageio import load_image
 from facegate.pipeline import FaceGate, Precision
 
 if TYPE_CHECKING:
     from facegate.faceres import FaceResNet
+    from facegate.fusion import FusedEmbedder
 
 FARS = (0.01, 0.001)
 # LFW subjects are 80 px or more in the 250 px photos; skipping the smallest pyramid levels saves a third of MTCNN.
@@ -46,6 +48,7 @@ class Variant:
     flip: bool = False
     precision: Precision = "fp32"
     model: EmbeddingModel = "facenet"
+    fuses: tuple[str, ...] = ()  # a FaceNet and a VGGFace2 variant whose embeddings are fused (facegate.fusion)
 
 
 VARIANTS: dict[str, Variant] = {v.key: v for v in (
@@ -57,6 +60,10 @@ VARIANTS: dict[str, Variant] = {v.key: v for v in (
     Variant("warp+int8", "MTCNN + warp, int8 FaceNet", "mtcnn", "warp", precision="int8"),
     Variant("vggface2", "MTCNN + warp, VGGFace2 model (faceres)", "mtcnn", "warp", model="vggface2"),
     Variant("vggface2+flip", "MTCNN + warp + flip TTA, VGGFace2 model", "mtcnn", "warp", flip=True, model="vggface2"),
+    Variant("fusion", "MTCNN + warp, FaceNet + VGGFace2 model fused", "mtcnn", "warp", model="fusion",
+            fuses=("warp", "vggface2")),
+    Variant("fusion+flip", "MTCNN + warp + flip TTA, FaceNet + VGGFace2 model fused", "mtcnn", "warp", flip=True,
+            model="fusion", fuses=("warp+flip", "vggface2+flip")),
 )}
 DEFAULT_VARIANT = "warp"
 
@@ -90,7 +97,7 @@ class LFWEmbedder:
                                                                threads=self.threads, precision=precision, model=model)
         return self._gates[detector, precision, model]
 
-    def embedder(self, variant: Variant) -> Embedder | FaceResNet:
+    def embedder(self, variant: Variant) -> Embedder | FaceResNet | FusedEmbedder:
         """One session per model and precision, shared by every variant."""
         return self._gate("mtcnn", variant.precision, variant.model).embedder
 
@@ -106,7 +113,10 @@ class LFWEmbedder:
         return [subject(faces_from_array(rows), *_size(p)) for p, rows in zip(paths, found)]
 
     def embeddings(self, paths: Sequence[Path], variant: Variant) -> tuple[np.ndarray, np.ndarray]:
-        """N×128 unit embeddings and a boolean mask of the photos that needed the centre-box fallback."""
+        """N×D unit embeddings and a boolean mask of the photos that needed the centre-box fallback."""
+        if variant.fuses:
+            (facenet, fallback), (vggface2, _) = (self.embeddings(paths, VARIANTS[key]) for key in variant.fuses)
+            return fuse(facenet, vggface2), fallback
         faces = self.subjects(paths, variant.detector)
         fallback = np.array([f is None for f in faces])
         face_of = {p: f if f is not None else centre_face() for p, f in zip(paths, faces)}
@@ -293,7 +303,7 @@ def report(results: Sequence[VariantResult], devtrain: GlobalThreshold | None, p
     lines = [
         "# LFW verification",
         "",
-        f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {describe_machine()}",
         f"- Command: `{command}` ({seconds:.0f} s, cached arrays included)",
         f"- Protocol: {protocol}. Distance: Euclidean between unit embeddings; the threshold is chosen on the "

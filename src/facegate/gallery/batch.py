@@ -27,6 +27,9 @@ class IdentifiedFace:
     person_id: int | None
     probability: float | None
     distance: float | None
+    age: float | None = None  # age and gender: estimates, only from a FaceGate(attributes=True)
+    gender: str | None = None
+    gender_probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def identify_photos(fg: FaceGate, identifier: GalleryIdentifier, paths: Iterable
         except ImageError as exc:
             yield IdentifiedPhoto(path, error=str(exc))
             continue
-        embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
+        embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, fg.dim), np.float32)
         _, decisions = identifier.decide(embeddings)
         names = identifier.gallery.names([int(d.label) for d in decisions if d.known])
         faces = []
@@ -62,6 +65,7 @@ def identify_photos(fg: FaceGate, identifier: GalleryIdentifier, paths: Iterable
             name = names.get(int(d.label)) if d.known else None  # None also when deleted since the last fit
             faces.append(IdentifiedFace(as_box(f.face.box, 1), name or UNKNOWN, int(d.label) if name else None,
                                         round(d.probability, 3) if name else None,
-                                        round(d.distance, 3) if np.isfinite(d.distance) else None))
+                                        round(d.distance, 3) if np.isfinite(d.distance) else None,
+                                        **(f.attributes.to_dict() if f.attributes else {})))
         yield IdentifiedPhoto(path, faces)
 

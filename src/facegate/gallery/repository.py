@@ -17,7 +17,7 @@ from sqlalchemy import CursorResult, Delete, Engine, delete, func, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from facegate.embed import MODEL_DIMS
+from facegate.embed import MODEL_DIMS, EmbeddingModel
 from facegate.errors import FaceGateError
 from facegate.gallery.database import scrub_deleted
 from facegate.gallery.schema import ApiKey, Event, GalleryState, Person, Sample, utcnow
@@ -238,10 +238,10 @@ class Gallery:
         scrub_deleted(self.engine)
 
     # samples
-    def model(self) -> str | None:
+    def model(self) -> EmbeddingModel | None:
         """The embedding model every sample was made with (None while nobody is enrolled)."""
         with self._session() as s:
-            return _model(s)
+            return cast("EmbeddingModel | None", _model(s))
 
     def add_sample(self, person_id: int, new: NewSample) -> SampleInfo:
         """Store one accepted face; ConflictError when the same photo (by SHA-256) is already enrolled, or when the

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facegate.embed import MODEL_DIMS
 from facegate.gallery.repository import Gallery, SampleRef
 from facegate.match.vector_index import EXACT_LIMIT, VectorIndex
 
@@ -44,11 +43,10 @@ class GalleryVectorIndex:
             self.index.remove(gone)
             for i in gone:
                 del self._samples[i]
-            if not self._samples:  # empty: the next samples may be another model's (a gallery holds one at a time)
-                self.index = VectorIndex(dim=MODEL_DIMS[self.gallery.model() or "facenet"],
-                                         exact_limit=self.index.exact_limit)
             new = [i for i, ref in current.items() if self._samples.get(i) != ref]
             ids, vectors = self.gallery.embeddings_by_ids(new)  # those deleted meanwhile are left for next time
+            if not self._samples:  # empty: the samples may be another model's (a gallery holds one at a time)
+                self.index = VectorIndex(dim=vectors.shape[1], exact_limit=self.index.exact_limit)
             self.index.add(ids, vectors)
             self._samples.update((i, current[i]) for i in ids.tolist())
             self.revision = revision
@@ -57,6 +55,8 @@ class GalleryVectorIndex:
         """The k nearest enrolled samples of each of N×D float32 embeddings, nearest first (fewer when fewer are
         enrolled)."""
         self.sync()
+        if not self._samples:  # nobody enrolled: no hits, whatever model made the embeddings
+            return [[] for _ in range(len(embeddings))]
         with self._lock:
             distances, ids = self.index.search(embeddings, k)
             owners = [[self._samples[i].person_id for i in row if i >= 0] for row in ids.tolist()]  # -1 pads last

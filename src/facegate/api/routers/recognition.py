@@ -4,15 +4,16 @@ import math
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, File, HTTPException, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 
-from facegate.detect.base import as_box
 from facegate.api.dependencies import GateKey, ServiceDep
 from facegate.api.params import PersonForm
 from facegate.api.schemas import FaceOut, IdentifyOut, VerifyOut
 from facegate.api.state import Service
 from facegate.api.uploads import decode_upload
 from facegate.api.work import PixelBudget
+from facegate.detect.base import as_box
+from facegate.faceres import Attributes
 from facegate.gallery import NotFoundError
 from facegate.match.decision import UNKNOWN, Decision, similarity
 from facegate.pipeline import FaceEmbedding
@@ -21,23 +22,27 @@ router = APIRouter(tags=["recognition"])
 
 
 @router.post("/identify", response_model=IdentifyOut)
-def identify(svc: ServiceDep, key: GateKey, image: Annotated[UploadFile, File()]) -> IdentifyOut:
-    """Every face in the image: box, person or "unknown", score and decision. Writes one access event per face,
-    with the key's name as the gate id."""
+def identify(svc: ServiceDep, key: GateKey, image: Annotated[UploadFile, File()],
+             attributes: Annotated[bool, Query(description="also estimate each face's age and gender (one more "
+                                                           "network pass; accuracy: README)")] = False) -> IdentifyOut:
+    """Every face in the image: box, person or "unknown", score and decision (and age and gender when asked).
+    Writes one access event per face, with the key's name as the gate id."""
     with svc.work.slot():
         found = svc.fg.represent(decode_upload(image, svc.settings, PixelBudget(svc.settings.max_request_pixels)))
-    embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, 128), np.float32)
+        estimates = svc.fg.attributes_of(found) if attributes and found else [None] * len(found)
+    embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, svc.fg.dim), np.float32)
     fitted, decisions = svc.identifier.decide(embeddings)
     ids = [int(d.label) if d.known else None for d in decisions]
     names = svc.gallery.names([i for i in ids if i is not None])
     # a name of None: the person was deleted since the last fit, so the face counts as unknown
-    faces = [_face_out(f, d, person_id, names.get(person_id) if person_id is not None else None)
-             for f, d, person_id in zip(found, decisions, ids)]
+    faces = [_face_out(f, d, person_id, names.get(person_id) if person_id is not None else None, a)
+             for f, d, person_id, a in zip(found, decisions, ids, estimates)]
     event_ids = svc.gallery.add_events(key.name, [(f.person_id, f.decision, f.score, f.distance) for f in faces])
     return IdentifyOut(faces=faces, gallery_revision=fitted.revision, identifier=fitted.kind, event_ids=event_ids)
 
 
-def _face_out(found: FaceEmbedding, decision: Decision, person_id: int | None, name: str | None) -> FaceOut:
+def _face_out(found: FaceEmbedding, decision: Decision, person_id: int | None, name: str | None,
+              estimate: Attributes | None) -> FaceOut:
     """One identified face as the API reports it; without a name it is "unknown" whatever the decision said."""
     distance = decision.distance if math.isfinite(decision.distance) else None
     return FaceOut(box=as_box(found.face.box, 1),
@@ -45,7 +50,8 @@ def _face_out(found: FaceEmbedding, decision: Decision, person_id: int | None, n
                    person_id=person_id if name else None, name=name or UNKNOWN,
                    decision="match" if name else "unknown",
                    score=round(similarity(distance), 4) if distance is not None else 0.0,
-                   probability=round(decision.probability, 4) if name else None, distance=distance)
+                   probability=round(decision.probability, 4) if name else None, distance=distance,
+                   **(estimate.to_dict() if estimate else {}))
 
 
 @router.post("/verify", response_model=VerifyOut)

@@ -176,7 +176,7 @@ function drawFaces(faces) {
   for (const face of faces) {
     const [x1, y1, x2, y2] = face.box;
     const colour = face.decision === "match" ? "#22c55e" : "#ef4444";
-    const label = face.decision === "match" ? `${face.name} ${face.score.toFixed(2)}` : "unknown";
+    const label = (face.decision === "match" ? `${face.name} ${face.score.toFixed(2)}` : "unknown") + estimate(face);
     ctx.strokeStyle = colour;
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
     const height = size + 10;
@@ -186,7 +186,13 @@ function drawFaces(faces) {
     ctx.fillStyle = "#fff";
     ctx.fillText(label, x1 + 6, top + size + 2);
   }
-  $("#live-names").replaceChildren(...faces.map((face) => element("li", { class: face.decision }, face.name)));
+  $("#live-names").replaceChildren(...faces.map((face) =>
+    element("li", { class: face.decision }, face.name, element("span", { class: "estimate" }, estimate(face)))));
+}
+
+// age and gender, when asked for: estimates, shown as such (their measured accuracy is in the README)
+function estimate(face) {
+  return face.gender ? ` · ${face.gender}, about ${Math.round(face.age)}` : "";
 }
 
 async function recognise() {
@@ -199,7 +205,8 @@ async function recognise() {
     form.append("image", frame, "frame.jpg");
     const started = performance.now();
     try {
-      const result = await api("/identify", { method: "POST", body: form });
+      const query = $("#live-attributes").checked ? "?attributes=true" : "";
+      const result = await api(`/identify${query}`, { method: "POST", body: form });
       if (stream) drawFaces(result.faces);
       $("#live-stats").textContent = `${Math.round(performance.now() - started)} ms per frame · ${result.identifier}`;
     } catch (error) {
