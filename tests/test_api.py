@@ -22,8 +22,9 @@ MAX_BYTES = 2_000_000
 
 
 @pytest.fixture(scope="module")
-def service(fg: FaceGate, enrollable: dict[str, list[Path]], tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[tuple[TestClient, dict[str, str], dict[str, int]]]:
+def service(
+    fg: FaceGate, enrollable: dict[str, list[Path]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, dict[str, str], dict[str, int]]]:
     """A served gallery of the five celebrities (PER_PERSON photos each) and one key per role."""
     db = str(tmp_path_factory.mktemp("api") / "gallery.db")
     gallery = open_gallery(db)
@@ -39,7 +40,7 @@ def as_role(keys: dict[str, str], role: str) -> dict[str, str]:
 
 
 def test_every_endpoint_but_health_needs_a_key_with_the_right_role(service: tuple) -> None:
-    client, keys, ids = service
+    client, keys, _ = service
     assert client.get("/health", headers={"X-API-Key": ""}).status_code == 200
     assert client.get("/people", headers={"X-API-Key": ""}).json() == {"detail": "missing X-API-Key header"}
     assert client.get("/people", headers={"X-API-Key": "fg_wrong"}).status_code == 401
@@ -71,8 +72,10 @@ def test_people_and_samples(service: tuple, enrollable: dict[str, list[Path]]) -
     temp = client.post("/people", json={"name": "temp"}).json()
     assert client.post("/people", json={"name": "temp"}).status_code == 409
     assert client.patch(f"/people/{temp['id']}", json={"name": "temporary"}).json()["name"] == "temporary"
-    mixed = client.post(f"/people/{temp['id']}/samples",
-                        files=[upload(enrollable["madonna"][PER_PERSON]), ("files", ("x.jpg", b"junk", "image/jpeg"))])
+    mixed = client.post(
+        f"/people/{temp['id']}/samples",
+        files=[upload(enrollable["madonna"][PER_PERSON]), ("files", ("x.jpg", b"junk", "image/jpeg"))],
+    )
     body = mixed.json()
     assert mixed.status_code == 201 and (body["accepted"], body["refused"]) == (1, 1)
     assert "x.jpg: not an image file" in body["results"][1]["reasons"][0]
@@ -83,8 +86,9 @@ def test_people_and_samples(service: tuple, enrollable: dict[str, list[Path]]) -
     assert client.get(f"/people/{temp['id']}").status_code == 404
 
 
-def test_identify_names_known_people_and_refuses_strangers(service: tuple, enrollable: dict[str, list[Path]],
-                                                           stranger: Path) -> None:
+def test_identify_names_known_people_and_refuses_strangers(
+    service: tuple, enrollable: dict[str, list[Path]], stranger: Path
+) -> None:
     client, keys, ids = service
     assert wait_fitted(client)["identifier"] == "classifier + distance check"
     gate = as_role(keys, "gate")
@@ -101,7 +105,9 @@ def test_identify_names_known_people_and_refuses_strangers(service: tuple, enrol
     assert [e["decision"] for e in events[:3]] == ["unknown", "match", "match"]
     mindy = client.get("/events", params={"person_id": ids["mindy_kaling"]}).json()
     assert [e["name"] for e in mindy] == ["mindy_kaling"]
-    assert client.get("/events", params={"decision": "unknown", "since": events[0]["time"]}).json()[0]["gate"] == "gate-1"
+    assert (
+        client.get("/events", params={"decision": "unknown", "since": events[0]["time"]}).json()[0]["gate"] == "gate-1"
+    )
     assert client.get("/events", params={"decision": "maybe"}).status_code == 422
 
 
@@ -110,21 +116,24 @@ def test_identify_estimates_age_and_gender_only_when_asked(service: tuple, enrol
     photo = [upload(enrollable["mindy_kaling"][PER_PERSON], "image")]
     plain = client.post("/identify", files=photo, headers=as_role(keys, "gate")).json()["faces"][0]
     assert plain["age"] is None and plain["gender"] is None
-    asked = client.post("/identify", params={"attributes": "true"}, files=photo,
-                        headers=as_role(keys, "gate")).json()["faces"][0]
+    asked = client.post("/identify", params={"attributes": "true"}, files=photo, headers=as_role(keys, "gate")).json()[
+        "faces"
+    ][0]
     assert asked["name"] == "mindy_kaling" and asked["gender"] == "female" and 15 < asked["age"] < 60
     assert 0.5 <= asked["gender_probability"] <= 1
 
 
-def test_verify_image_against_image_and_person(service: tuple, enrollable: dict[str, list[Path]],
-                                               stranger: Path) -> None:
+def test_verify_image_against_image_and_person(
+    service: tuple, enrollable: dict[str, list[Path]], stranger: Path
+) -> None:
     client, keys, ids = service
     gate = as_role(keys, "gate")
     madonna = enrollable["madonna"]
     same = client.post("/verify", files=[upload(madonna[0], "image"), upload(madonna[1], "other")], headers=gate)
     assert same.json()["same"] is True
-    person = client.post("/verify", files=[upload(madonna[PER_PERSON], "image")],
-                         data={"person_id": ids["madonna"]}, headers=gate).json()
+    person = client.post(
+        "/verify", files=[upload(madonna[PER_PERSON], "image")], data={"person_id": ids["madonna"]}, headers=gate
+    ).json()
     assert person["same"] is True and person["distance"] <= person["threshold"]
     other = client.post("/verify", files=[upload(stranger, "image")], data={"person_id": ids["madonna"]}, headers=gate)
     assert other.json()["same"] is False
@@ -137,45 +146,56 @@ def png(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize(("data", "status", "message"), [
-    (b"", 422, "empty file"),
-    (b"GIF89a not really", 422, "photo.jpg: not an image file"),
-    (png(6000, 5000), 413, "6000×5000 pixels exceeds the limit"),
-    (b"\xff\xd8\xff" + bytes(MAX_BYTES), 413, "larger than the limit of 2,000,000 bytes"),
-])
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        (b"", 422, "empty file"),
+        (b"GIF89a not really", 422, "photo.jpg: not an image file"),
+        (png(6000, 5000), 413, "6000×5000 pixels exceeds the limit"),
+        (b"\xff\xd8\xff" + bytes(MAX_BYTES), 413, "larger than the limit of 2,000,000 bytes"),
+    ],
+)
 def test_bad_uploads_are_a_clear_4xx(service: tuple, data: bytes, status: int, message: str) -> None:
     client, keys, _ = service
-    response = client.post("/identify", files={"image": ("photo.jpg", data, "image/jpeg")},
-                           headers=as_role(keys, "gate"))
+    response = client.post(
+        "/identify", files={"image": ("photo.jpg", data, "image/jpeg")}, headers=as_role(keys, "gate")
+    )
     assert response.status_code == status and message in response.json()["detail"]
 
 
 def test_truncated_jpeg_and_faceless_image(service: tuple, enrollable: dict[str, list[Path]]) -> None:
     client, keys, _ = service
     data = enrollable["madonna"][0].read_bytes()
-    truncated = client.post("/identify", files={"image": ("cut.jpg", data[: len(data) // 3], "image/jpeg")},
-                            headers=as_role(keys, "gate"))
+    truncated = client.post(
+        "/identify", files={"image": ("cut.jpg", data[: len(data) // 3], "image/jpeg")}, headers=as_role(keys, "gate")
+    )
     assert truncated.status_code in (200, 422)  # PIL may decode a partial JPEG; it must never be a 500
     out = io.BytesIO()
     Image.fromarray(np.full((240, 320, 3), 200, np.uint8)).save(out, format="JPEG")
-    empty = client.post("/identify", files={"image": ("wall.jpg", out.getvalue(), "image/jpeg")},
-                        headers=as_role(keys, "gate")).json()
+    empty = client.post(
+        "/identify", files={"image": ("wall.jpg", out.getvalue(), "image/jpeg")}, headers=as_role(keys, "gate")
+    ).json()
     assert empty["faces"] == [] and empty["event_ids"] == []
-    assert client.post("/verify", files={"image": ("wall.jpg", out.getvalue(), "image/jpeg")},
-                       data={"person_id": 1}, headers=as_role(keys, "gate")).json() == {
-        "detail": "no face found in the image"}
+    assert client.post(
+        "/verify",
+        files={"image": ("wall.jpg", out.getvalue(), "image/jpeg")},
+        data={"person_id": 1},
+        headers=as_role(keys, "gate"),
+    ).json() == {"detail": "no face found in the image"}
 
 
 def test_deleted_person_leaves_events_with_only_an_id(service: tuple, enrollable: dict[str, list[Path]]) -> None:
     client, keys, ids = service
     wait_fitted(client)
-    seen = client.post("/identify", files=[upload(enrollable["jerry_seinfeld"][PER_PERSON], "image")],
-                       headers=as_role(keys, "gate")).json()
+    seen = client.post(
+        "/identify", files=[upload(enrollable["jerry_seinfeld"][PER_PERSON], "image")], headers=as_role(keys, "gate")
+    ).json()
     assert seen["faces"][0]["name"] == "jerry_seinfeld"
     assert client.delete(f"/people/{ids['jerry_seinfeld']}").status_code == 204
     events = client.get("/events", params={"person_id": ids["jerry_seinfeld"]}).json()
     assert events and all(e["name"] is None and e["person_id"] == ids["jerry_seinfeld"] for e in events)
     assert wait_fitted(client)["revision"] > seen["gallery_revision"]
-    after = client.post("/identify", files=[upload(enrollable["jerry_seinfeld"][PER_PERSON], "image")],
-                        headers=as_role(keys, "gate")).json()
+    after = client.post(
+        "/identify", files=[upload(enrollable["jerry_seinfeld"][PER_PERSON], "image")], headers=as_role(keys, "gate")
+    ).json()
     assert after["faces"][0]["name"] == "unknown"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from alembic import command
 from alembic.config import Config
-from service_fixtures import PER_PERSON, db_url, enrollable, postgres  # noqa: F401  (fixtures)
+from service_fixtures import PER_PERSON
 from test_gallery import new_sample
 
 from facegate.cli import main as run

@@ -13,15 +13,22 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 import pytest
-from service_fixtures import PER_PERSON, Server, enroll_all, enrollable, start_server, wait_fitted  # noqa: F401
+from service_fixtures import PER_PERSON, Server, enroll_all, start_server, wait_fitted
 
 from facegate.api.auth import create_key
 from facegate.gallery import open_gallery
 from facegate.imageio import letterbox
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 if not CHROMIUM.exists():
@@ -37,8 +44,7 @@ def shots(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(enrollable: dict[str, list[Path]], tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[tuple[Server, str]]:
+def served(enrollable: dict[str, list[Path]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     """The service with four celebrities enrolled (madonna is left for the drop test)."""
     folder = tmp_path_factory.mktemp("web")
     db = str(folder / "gallery.db")
@@ -81,8 +87,9 @@ def open_page(pw: object, server: Server, key: str, extra_args: list[str] = ()) 
     return browser, page
 
 
-def test_drop_photos_to_enroll_then_see_the_gallery(served: tuple[Server, str], enrollable: dict[str, list[Path]],
-                                                    shots: Path) -> None:
+def test_drop_photos_to_enroll_then_see_the_gallery(
+    served: tuple[Server, str], enrollable: dict[str, list[Path]], shots: Path
+) -> None:
     server, key = served
     photos = enrollable["madonna"][:PER_PERSON]
     with playwright_api.sync_playwright() as pw:
@@ -90,19 +97,32 @@ def test_drop_photos_to_enroll_then_see_the_gallery(served: tuple[Server, str], 
         page.click("button[data-tab=enroll]")
         page.fill("#enroll-name", "madonna")
         files = [{"name": p.name, "data": base64.b64encode(p.read_bytes()).decode()} for p in photos]
-        files.append({"name": "not-a-face.jpg", "data": base64.b64encode(cv2.imencode(
-            ".jpg", np.full((200, 200, 3), 90, np.uint8))[1].tobytes()).decode()})
-        transfer = page.evaluate_handle("""files => {
+        files.append(
+            {
+                "name": "not-a-face.jpg",
+                "data": base64.b64encode(
+                    cv2.imencode(".jpg", np.full((200, 200, 3), 90, np.uint8))[1].tobytes()
+                ).decode(),
+            }
+        )
+        transfer = page.evaluate_handle(
+            """files => {
             const dt = new DataTransfer();
             for (const f of files) {
                 const bytes = Uint8Array.from(atob(f.data), c => c.charCodeAt(0));
                 dt.items.add(new File([bytes], f.name, { type: "image/jpeg" }));
             }
             return dt;
-        }""", files)
+        }""",
+            files,
+        )
         page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
-        wait_until(page, "document.querySelectorAll('#enroll-results li[data-status=pending]').length === 0"
-                         " && document.querySelectorAll('#enroll-results li').length === 4", timeout_s=300)
+        wait_until(
+            page,
+            "document.querySelectorAll('#enroll-results li[data-status=pending]').length === 0"
+            " && document.querySelectorAll('#enroll-results li').length === 4",
+            timeout_s=300,
+        )
         assert page.locator("#enroll-results li[data-status=accepted]").count() == PER_PERSON
         refused = page.locator("#enroll-results li[data-status=refused]")
         assert refused.count() == 1 and "no face found" in refused.inner_text()
@@ -111,8 +131,11 @@ def test_drop_photos_to_enroll_then_see_the_gallery(served: tuple[Server, str], 
         page.click("button[data-tab=gallery]")
         card = page.locator("article[data-person=madonna]")
         card.wait_for()
-        wait_until(page, "[...document.querySelectorAll('.thumbs img')].every(i => i.complete && "
-                         "i.naturalWidth === 160) && document.querySelectorAll('.thumbs img').length === 15")
+        wait_until(
+            page,
+            "[...document.querySelectorAll('.thumbs img')].every(i => i.complete && "
+            "i.naturalWidth === 160) && document.querySelectorAll('.thumbs img').length === 15",
+        )
         assert card.locator("img").count() == PER_PERSON
         page.screenshot(path=str(shots / "web-gallery.png"))
 
@@ -130,12 +153,16 @@ def fake_camera(served: tuple[Server, str], photo: Path, tmp_path: Path) -> list
         wait_fitted(client)
     video = tmp_path / "camera.y4m"
     write_y4m(photo, video)
-    return ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}"]
+    return [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
 
 
-def test_live_camera_names_the_person(served: tuple[Server, str], enrollable: dict[str, list[Path]],
-                                      tmp_path: Path, shots: Path) -> None:
+def test_live_camera_names_the_person(
+    served: tuple[Server, str], enrollable: dict[str, list[Path]], tmp_path: Path, shots: Path
+) -> None:
     server, key = served
     camera = fake_camera(served, enrollable["elton_john"][PER_PERSON], tmp_path)  # a photo not enrolled
     with playwright_api.sync_playwright() as pw:
@@ -151,8 +178,9 @@ def test_live_camera_names_the_person(served: tuple[Server, str], enrollable: di
         browser.close()
 
 
-def test_live_camera_shows_age_and_gender_when_asked(served: tuple[Server, str], enrollable: dict[str, list[Path]],
-                                                     tmp_path: Path, shots: Path) -> None:
+def test_live_camera_shows_age_and_gender_when_asked(
+    served: tuple[Server, str], enrollable: dict[str, list[Path]], tmp_path: Path, shots: Path
+) -> None:
     server, key = served
     camera = fake_camera(served, enrollable["elton_john"][PER_PERSON], tmp_path)
     with playwright_api.sync_playwright() as pw:
@@ -167,8 +195,7 @@ def test_live_camera_shows_age_and_gender_when_asked(served: tuple[Server, str],
         browser.close()
 
 
-def test_docs_render_with_the_network_cut_and_the_key_stays_out_of_local_storage(
-        served: tuple[Server, str]) -> None:
+def test_docs_render_with_the_network_cut_and_the_key_stays_out_of_local_storage(served: tuple[Server, str]) -> None:
     server, key = served
     blocked: list[str] = []
     complaints: list[str] = []
@@ -203,4 +230,3 @@ def test_docs_render_with_the_network_cut_and_the_key_stays_out_of_local_storage
     assert blocked == [] and stored == [None, key]
     # the policy only ever stopped the outside world (ReDoc's footer logo on its CDN), nothing of this server
     assert not [c for c in complaints if "Content Security Policy" in c and "https://" not in c], complaints
-

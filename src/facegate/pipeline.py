@@ -136,8 +136,9 @@ class FaceGate:
         if self.model == "fusion":
             from facegate.fusion import FusedEmbedder
 
-            return FusedEmbedder(Embedder(self.models.facenet, batch_size=self.batch_size, threads=self.threads),
-                                 self.faceres)
+            return FusedEmbedder(
+                Embedder(self.models.facenet, batch_size=self.batch_size, threads=self.threads), self.faceres
+            )
         model = self.models.facenet
         if self.precision == "int8":
             from facegate.models.facenet_int8 import facenet_for_precision

@@ -35,9 +35,14 @@ __all__ = ["Service", "Settings", "create_app"]
 def create_app(settings: Settings | None = None, fg: FaceGate | None = None) -> FastAPI:
     """The gate service over the gallery at settings.db; also a factory for `uvicorn --factory`."""
     settings = settings or Settings()
-    app = FastAPI(title="FaceGate", version=__version__, lifespan=partial(_lifespan, settings=settings, fg=fg),
-                  description="Face recognition gate: gallery, identification, verification, access events.",
-                  docs_url=None, redoc_url=None)  # routers/docs.py serves them from installed files
+    app = FastAPI(
+        title="FaceGate",
+        version=__version__,
+        lifespan=partial(_lifespan, settings=settings, fg=fg),
+        description="Face recognition gate: gallery, identification, verification, access events.",
+        docs_url=None,
+        redoc_url=None,
+    )  # routers/docs.py serves them from installed files
     app.add_middleware(Gatekeeper, settings=settings, routes=[route for router in ROUTERS for route in router.routes])
     install_error_handling(app)
     app.add_middleware(SecurityHeaders)  # the outermost: every answer gets them, errors included

@@ -54,8 +54,9 @@ class FaceOut(BaseModel):
     name: str = Field(description='the person\'s name, or "unknown"')
     decision: Literal["match", "unknown"]
     score: float = Field(description="cosine similarity to the candidate's nearest enrolled sample (1 = identical)")
-    probability: float | None = Field(description="the identifier's probability for the named person; null when "
-                                                   "the face is unknown")
+    probability: float | None = Field(
+        description="the identifier's probability for the named person; null when the face is unknown"
+    )
     distance: float | None
     age: float | None = Field(None, description="estimated age in years, with ?attributes=true (accuracy: README)")
     gender: Literal["female", "male"] | None = Field(None, description="estimated gender, with ?attributes=true")
@@ -71,8 +72,10 @@ class IdentifyOut(BaseModel):
 
 class VerifyOut(BaseModel):
     same: bool
-    distance: float | None = Field(description="null when a check against a person fails: the answer is then the "
-                                               "same whether or not the person exists")
+    distance: float | None = Field(
+        description="null when a check against a person fails: the answer is then the "
+        "same whether or not the person exists"
+    )
     threshold: float
     person_id: int | None = None
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from facegate.gallery.enroll import EnrollResult
     from facegate.pipeline import FaceEmbedding
 
+
 def cmd_enroll(args: argparse.Namespace) -> int:
     """Enroll a folder of people; a per-person summary, and exit 1 when someone is left with no usable sample."""
     from tqdm import tqdm
@@ -54,14 +55,28 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         for name, paths in photos.items():
             person = gallery.person_by_name(name) or gallery.add_person(name)
             for path in paths:
-                results.setdefault(name, []).append((path, enroll_photo(
-                    fg, gallery, person.id, path.read_bytes(), str(path), args.largest, args.min_face, lookalikes)))
+                results.setdefault(name, []).append(
+                    (
+                        path,
+                        enroll_photo(
+                            fg,
+                            gallery,
+                            person.id,
+                            path.read_bytes(),
+                            str(path),
+                            args.largest,
+                            args.min_face,
+                            lookalikes,
+                        ),
+                    )
+                )
                 bar.update()
     return _enroll_report(gallery, results, not_photos, args.verbose)
 
 
-def _enroll_report(gallery: Gallery, results: dict[str, list[tuple[Path, EnrollResult]]], not_photos: list[Path],
-                   verbose: bool) -> int:
+def _enroll_report(
+    gallery: Gallery, results: dict[str, list[tuple[Path, EnrollResult]]], not_photos: list[Path], verbose: bool
+) -> int:
     """Print one line per person (new, already enrolled, refused by reason) and name whoever has no sample."""
     total = sum(len(r) for r in results.values())
     new = sum(r.accepted for rs in results.values() for _, r in rs)
@@ -75,8 +90,10 @@ def _enroll_report(gallery: Gallery, results: dict[str, list[tuple[Path, EnrollR
         if not stored:
             empty.append(name)
         why = "; ".join(f"{count} × {reason}" for reason, count in reasons.most_common())
-        print(f"  {name:30s} {sum(r.accepted for _, r in rows):3d} new, {already:3d} already enrolled, "
-              f"{len(refused):3d} refused{': ' + why if why else ''}")
+        print(
+            f"  {name:30s} {sum(r.accepted for _, r in rows):3d} new, {already:3d} already enrolled, "
+            f"{len(refused):3d} refused{': ' + why if why else ''}"
+        )
         if verbose:
             for path, r in refused:
                 print(f"      {path}: {'; '.join(r.reasons)}")
@@ -96,8 +113,15 @@ def cmd_people(args: argparse.Namespace) -> int:
         return _change_person(gallery, args)
     people = gallery.people()
     if args.json:
-        print(json.dumps([{"id": p.id, "name": p.name, "samples": p.samples, "created_at": p.created_at.isoformat()}
-                          for p in people], indent=2))
+        print(
+            json.dumps(
+                [
+                    {"id": p.id, "name": p.name, "samples": p.samples, "created_at": p.created_at.isoformat()}
+                    for p in people
+                ],
+                indent=2,
+            )
+        )
         return 0
     print(f"{len(people)} people")
     for p in people:
@@ -144,8 +168,10 @@ def enroll_model(gallery: Gallery, wanted: EmbeddingModel | None) -> EmbeddingMo
 
     held = gallery.model()
     if held is not None and wanted not in (None, held):
-        raise FaceGateError(f"the gallery holds {held} embeddings; a gallery keeps to one model (embeddings of "
-                            f"different models cannot be compared): enroll with --model {held}, or into another --db")
+        raise FaceGateError(
+            f"the gallery holds {held} embeddings; a gallery keeps to one model (embeddings of "
+            f"different models cannot be compared): enroll with --model {held}, or into another --db"
+        )
     return held or wanted or "facenet"
 
 
@@ -178,8 +204,16 @@ def cmd_identify(args: argparse.Namespace) -> int:
     photos = identify_photos(fg, identifier, photos_from(args.images))
     if args.json:
         point = {"fpir": fpir, "threshold": threshold}
-        print(json.dumps({"identifier": fitted.kind, "operating_point": point,
-                          "photos": [_photo_json(photo) for photo in photos]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "identifier": fitted.kind,
+                    "operating_point": point,
+                    "photos": [_photo_json(photo) for photo in photos],
+                },
+                indent=2,
+            )
+        )
     elif args.csv:
         _write_csv(photos)
     else:
@@ -225,12 +259,21 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     threshold = verify_threshold(operating_fpir(args))
     found, where, hits = _archive_hits(args) if args.index or args.index_db else _gallery_hits(args)
-    rows: list[dict[str, Any]] = [{"box": rounded_box(f), "matches": [{**m, "distance": round(m["distance"], 3),
-                                                 "same_person": m["distance"] <= threshold} for m in face_hits]}
-            for f, face_hits in zip(found, hits)]
+    rows: list[dict[str, Any]] = [
+        {
+            "box": rounded_box(f),
+            "matches": [
+                {**m, "distance": round(m["distance"], 3), "same_person": m["distance"] <= threshold} for m in face_hits
+            ],
+        }
+        for f, face_hits in zip(found, hits)
+    ]
     if args.json:
-        print(json.dumps({"image": str(args.image), "searched": where, "threshold": round(threshold, 3),
-                          "faces": rows}, indent=2))
+        print(
+            json.dumps(
+                {"image": str(args.image), "searched": where, "threshold": round(threshold, 3), "faces": rows}, indent=2
+            )
+        )
         return 0
     print(f"{args.image}: {len(rows)} face(s), {where} searched; same person up to distance {threshold:.3f}")
     for i, r in enumerate(rows, 1):
@@ -254,10 +297,24 @@ def _gallery_hits(args: argparse.Namespace) -> Hits:
     index = GalleryVectorIndex(gallery)
     hits = index.search(embeddings, args.top)
     files = {h.sample_id: gallery.sample(h.sample_id).filename for face in hits for h in face if h.person}
-    return found, f"{len(index.index)} enrolled sample(s)", [
-        [{"person": h.person, "person_id": h.person_id, "sample_id": h.sample_id, "photo": files.get(h.sample_id),
-          "where": f"{h.person} ({files.get(h.sample_id)}, sample {h.sample_id})", "distance": h.distance}
-         for h in face] for face in hits]
+    return (
+        found,
+        f"{len(index.index)} enrolled sample(s)",
+        [
+            [
+                {
+                    "person": h.person,
+                    "person_id": h.person_id,
+                    "sample_id": h.sample_id,
+                    "photo": files.get(h.sample_id),
+                    "where": f"{h.person} ({files.get(h.sample_id)}, sample {h.sample_id})",
+                    "distance": h.distance,
+                }
+                for h in face
+            ]
+            for face in hits
+        ],
+    )
 
 
 def _archive_hits(args: argparse.Namespace) -> Hits:
@@ -270,50 +327,89 @@ def _archive_hits(args: argparse.Namespace) -> Hits:
     found = FaceGate().represent(args.image)
     embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, faces.dim), np.float32)
     hits = faces.search(embeddings, args.top)
-    return found, f"{len(faces.paths)} indexed face(s)", [
-        [{"photo": h.path, "face": h.face, "box": list(h.box), "where": f"{h.path} (face {h.face + 1})",
-          "distance": h.distance} for h in face] for face in hits]
+    return (
+        found,
+        f"{len(faces.paths)} indexed face(s)",
+        [
+            [
+                {
+                    "photo": h.path,
+                    "face": h.face,
+                    "box": list(h.box),
+                    "where": f"{h.path} (face {h.face + 1})",
+                    "distance": h.distance,
+                }
+                for h in face
+            ]
+            for face in hits
+        ],
+    )
 
 
 def register(subparsers: Subparsers) -> None:
     """Add enroll, people, identify and search to the `facegate` command."""
-    enroll = subparsers.add_parser("enroll", help="enroll photos: one sub-folder per person, or files named after "
-                                                  "the person")
+    enroll = subparsers.add_parser(
+        "enroll", help="enroll photos: one sub-folder per person, or files named after the person"
+    )
     enroll.add_argument("folder", type=Path)
     enroll.add_argument("--largest", action="store_true", help="enroll the largest face of group photos")
     enroll.add_argument("-v", "--verbose", action="store_true", help="list every refused photo with its reasons")
-    enroll.add_argument("--allow-lookalike", action="store_true",
-                        help="enroll faces that match another enrolled person (twins, look-alikes): they are refused "
-                             "by default, so one person is not enrolled under two names")
-    enroll.add_argument("--min-face", type=positive_int, metavar="PX",
-                        help="smallest face side accepted, in pixels (default: $FACEGATE_ENROLL_MIN_FACE, else 40)")
+    enroll.add_argument(
+        "--allow-lookalike",
+        action="store_true",
+        help="enroll faces that match another enrolled person (twins, look-alikes): they are refused "
+        "by default, so one person is not enrolled under two names",
+    )
+    enroll.add_argument(
+        "--min-face",
+        type=positive_int,
+        metavar="PX",
+        help="smallest face side accepted, in pixels (default: $FACEGATE_ENROLL_MIN_FACE, else 40)",
+    )
     add_model_option(enroll, gallery=True)
     add_db_option(enroll)
     people = subparsers.add_parser(
-        "people", help="list, delete or rename enrolled people",
-        usage="facegate people [list] [--json] | delete ID|NAME [--yes] | rename ID|NAME NEW")
-    people.add_argument("action", nargs="?", choices=("list", "delete", "rename"), default="list",
-                        help="list (the default); delete a person with every sample; rename a person")
+        "people",
+        help="list, delete or rename enrolled people",
+        usage="facegate people [list] [--json] | delete ID|NAME [--yes] | rename ID|NAME NEW",
+    )
+    people.add_argument(
+        "action",
+        nargs="?",
+        choices=("list", "delete", "rename"),
+        default="list",
+        help="list (the default); delete a person with every sample; rename a person",
+    )
     people.add_argument("args", nargs="*", metavar="ID|NAME", help="who to delete or rename (and the new name)")
     people.add_argument("--yes", action="store_true", help="delete without asking")
     people.add_argument("--json", action="store_true", help="list as JSON")
     add_db_option(people)
     identify = subparsers.add_parser("identify", help="who is in the photos? (every face, or unknown)")
-    identify.add_argument("images", type=Path, nargs="+", metavar="PHOTO|FOLDER",
-                          help="photos, and folders searched for photos at any depth")
+    identify.add_argument(
+        "images",
+        type=Path,
+        nargs="+",
+        metavar="PHOTO|FOLDER",
+        help="photos, and folders searched for photos at any depth",
+    )
     output = identify.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON document: every photo with its faces")
     output.add_argument("--csv", action="store_true", help="one CSV row per face")
     add_operating_point_options(identify)
     add_attributes_option(identify)
     add_db_option(identify)
-    search = subparsers.add_parser("search", help="the enrolled samples (or an archive's faces) most like each face "
-                                                  "in the photo")
+    search = subparsers.add_parser(
+        "search", help="the enrolled samples (or an archive's faces) most like each face in the photo"
+    )
     search.add_argument("image", type=Path)
     search.add_argument("--top", type=positive_int, default=5, metavar="K", help="matches per face (default: 5)")
     archive = search.add_mutually_exclusive_group()
-    archive.add_argument("--index", type=Path, metavar="INDEX_DIR", help="search a Parquet index from `facegate "
-                                                                         "index --out` instead of the gallery")
+    archive.add_argument(
+        "--index",
+        type=Path,
+        metavar="INDEX_DIR",
+        help="search a Parquet index from `facegate index --out` instead of the gallery",
+    )
     archive.add_argument("--index-db", metavar="URL", help="search the photo_index of `facegate index --db URL`")
     search.add_argument("--json", action="store_true")
     add_operating_point_options(search)

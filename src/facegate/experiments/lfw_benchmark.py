@@ -51,20 +51,38 @@ class Variant:
     fuses: tuple[str, ...] = ()  # a FaceNet and a VGGFace2 variant whose embeddings are fused (facegate.fusion)
 
 
-VARIANTS: dict[str, Variant] = {v.key: v for v in (
-    Variant("warp", "MTCNN + warp (default)", "mtcnn", "warp"),
-    Variant("crop", "MTCNN + crop", "mtcnn", "crop"),
-    Variant("warp+flip", "MTCNN + warp + flip TTA", "mtcnn", "warp", flip=True),
-    Variant("crop+flip", "MTCNN + crop + flip TTA", "mtcnn", "crop", flip=True),
-    Variant("haar", "Haar + crop", "haar", "crop"),
-    Variant("warp+int8", "MTCNN + warp, int8 FaceNet", "mtcnn", "warp", precision="int8"),
-    Variant("vggface2", "MTCNN + warp, VGGFace2 model (faceres)", "mtcnn", "warp", model="vggface2"),
-    Variant("vggface2+flip", "MTCNN + warp + flip TTA, VGGFace2 model", "mtcnn", "warp", flip=True, model="vggface2"),
-    Variant("fusion", "MTCNN + warp, FaceNet + VGGFace2 model fused", "mtcnn", "warp", model="fusion",
-            fuses=("warp", "vggface2")),
-    Variant("fusion+flip", "MTCNN + warp + flip TTA, FaceNet + VGGFace2 model fused", "mtcnn", "warp", flip=True,
-            model="fusion", fuses=("warp+flip", "vggface2+flip")),
-)}
+VARIANTS: dict[str, Variant] = {
+    v.key: v
+    for v in (
+        Variant("warp", "MTCNN + warp (default)", "mtcnn", "warp"),
+        Variant("crop", "MTCNN + crop", "mtcnn", "crop"),
+        Variant("warp+flip", "MTCNN + warp + flip TTA", "mtcnn", "warp", flip=True),
+        Variant("crop+flip", "MTCNN + crop + flip TTA", "mtcnn", "crop", flip=True),
+        Variant("haar", "Haar + crop", "haar", "crop"),
+        Variant("warp+int8", "MTCNN + warp, int8 FaceNet", "mtcnn", "warp", precision="int8"),
+        Variant("vggface2", "MTCNN + warp, VGGFace2 model (faceres)", "mtcnn", "warp", model="vggface2"),
+        Variant(
+            "vggface2+flip", "MTCNN + warp + flip TTA, VGGFace2 model", "mtcnn", "warp", flip=True, model="vggface2"
+        ),
+        Variant(
+            "fusion",
+            "MTCNN + warp, FaceNet + VGGFace2 model fused",
+            "mtcnn",
+            "warp",
+            model="fusion",
+            fuses=("warp", "vggface2"),
+        ),
+        Variant(
+            "fusion+flip",
+            "MTCNN + warp + flip TTA, FaceNet + VGGFace2 model fused",
+            "mtcnn",
+            "warp",
+            flip=True,
+            model="fusion",
+            fuses=("warp+flip", "vggface2+flip"),
+        ),
+    )
+}
 DEFAULT_VARIANT = "warp"
 
 # Published LFW accuracies printed beside ours.
@@ -90,11 +108,13 @@ class LFWEmbedder:
         self.batch_size = batch_size
         self._gates: dict[tuple[str, str, str], FaceGate] = {}
 
-    def _gate(self, detector: Literal["mtcnn", "haar"], precision: Precision = "fp32",
-              model: EmbeddingModel = "facenet") -> FaceGate:
+    def _gate(
+        self, detector: Literal["mtcnn", "haar"], precision: Precision = "fp32", model: EmbeddingModel = "facenet"
+    ) -> FaceGate:
         if (detector, precision, model) not in self._gates:
-            self._gates[detector, precision, model] = FaceGate(detector=detector, min_face=MIN_FACE,
-                                                               threads=self.threads, precision=precision, model=model)
+            self._gates[detector, precision, model] = FaceGate(
+                detector=detector, min_face=MIN_FACE, threads=self.threads, precision=precision, model=model
+            )
         return self._gates[detector, precision, model]
 
     def embedder(self, variant: Variant) -> Embedder | FaceResNet | FusedEmbedder:
@@ -108,8 +128,9 @@ class LFWEmbedder:
         def detect(batch: list[Path]) -> list[np.ndarray]:
             return [faces_to_array(gate.detect(p)) for p in batch]
 
-        found = self.cache.compute(f"detect/{detector}-min{MIN_FACE}", paths, detect, self.batch_size,
-                                   desc=f"detect {detector}")
+        found = self.cache.compute(
+            f"detect/{detector}-min{MIN_FACE}", paths, detect, self.batch_size, desc=f"detect {detector}"
+        )
         return [subject(faces_from_array(rows), *_size(p)) for p, rows in zip(paths, found)]
 
     def embeddings(self, paths: Sequence[Path], variant: Variant) -> tuple[np.ndarray, np.ndarray]:
@@ -127,10 +148,14 @@ class LFWEmbedder:
                 crops = np.concatenate([align(load_image(p), [face_of[p]], variant.alignment) for p in batch])
                 return embedder.embed(np.ascontiguousarray(crops[:, :, ::-1]) if mirror else crops)
 
-            name = (f"embed/{model_key(embedder.model)}/{variant.detector}-min{MIN_FACE}-{variant.alignment}-lfw"
-                    f"{'-mirror' if mirror else ''}")
-            desc = (f"embed {variant.model} {variant.detector} {variant.alignment} {variant.precision}"
-                    f"{' mirrored' if mirror else ''}")
+            name = (
+                f"embed/{model_key(embedder.model)}/{variant.detector}-min{MIN_FACE}-{variant.alignment}-lfw"
+                f"{'-mirror' if mirror else ''}"
+            )
+            desc = (
+                f"embed {variant.model} {variant.detector} {variant.alignment} {variant.precision}"
+                f"{' mirrored' if mirror else ''}"
+            )
             return np.stack(self.cache.compute(name, paths, embed, self.batch_size, desc=desc))
 
         plain = one_pass(mirror=False)
@@ -238,8 +263,9 @@ class GlobalThreshold:
     test_accuracy: float
 
 
-def global_threshold(embedder: LFWEmbedder, train: Sequence[Pair], test: Sequence[Pair],
-                     variant: Variant) -> GlobalThreshold:
+def global_threshold(
+    embedder: LFWEmbedder, train: Sequence[Pair], test: Sequence[Pair], variant: Variant
+) -> GlobalThreshold:
     """Best single threshold on `train` (e.g. pairsDevTrain), checked on `test` (e.g. pairsDevTest)."""
     scored = []
     for pairs in (train, test):
@@ -254,13 +280,17 @@ def global_threshold(embedder: LFWEmbedder, train: Sequence[Pair], test: Sequenc
 def results_table(results: Sequence[VariantResult]) -> str:
     """Markdown table of the variants, then the published anchors."""
     far_heads = " | ".join(f"TAR @ FAR {far:.1%}" for far in FARS)
-    lines = [f"| Variant | Accuracy (mean ± std) | ROC AUC | {far_heads} | Threshold | Fallbacks |",
-             "|---|---|---|" + "---|" * len(FARS) + "---|---|"]
+    lines = [
+        f"| Variant | Accuracy (mean ± std) | ROC AUC | {far_heads} | Threshold | Fallbacks |",
+        "|---|---|---|" + "---|" * len(FARS) + "---|---|",
+    ]
     for r in results:
         m = r.metrics
         tars = " | ".join(f"{m.tar[far]:.2%}" for far in FARS)
-        lines.append(f"| {r.variant.label} | {m.accuracy:.2%} ± {m.accuracy_std:.2%} | {m.auc:.4f} | {tars} | "
-                     f"{m.threshold:.3f} ± {m.fold_thresholds.std():.3f} | {r.fallbacks} / {r.photos} |")
+        lines.append(
+            f"| {r.variant.label} | {m.accuracy:.2%} ± {m.accuracy_std:.2%} | {m.auc:.4f} | {tars} | "
+            f"{m.threshold:.3f} ± {m.fold_thresholds.std():.3f} | {r.fallbacks} / {r.photos} |"
+        )
     for name, acc in ANCHORS:
         lines.append("| " + " | ".join([f"*{name}*", f"*{acc:.2%}*"] + [""] * (len(FARS) + 3)) + " |")
     return "\n".join(lines)
@@ -296,8 +326,14 @@ def plot_roc(results: Sequence[VariantResult], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def report(results: Sequence[VariantResult], devtrain: GlobalThreshold | None, protocol: str, command: str,
-           seconds: float, plot_name: str) -> str:
+def report(
+    results: Sequence[VariantResult],
+    devtrain: GlobalThreshold | None,
+    protocol: str,
+    command: str,
+    seconds: float,
+    plot_name: str,
+) -> str:
     """The Markdown report: what was run, where, the table, the DevTrain threshold and the plot."""
     default = next((r for r in results if r.variant.key == DEFAULT_VARIANT), None)
     lines = [
@@ -317,13 +353,18 @@ def report(results: Sequence[VariantResult], devtrain: GlobalThreshold | None, p
         "",
     ]
     if devtrain is not None:
-        lines += [f"Single global threshold for the default variant, chosen on pairsDevTrain: "
-                  f"**{devtrain.threshold:.3f}** (DevTrain accuracy {devtrain.train_accuracy:.2%}, pairsDevTest accuracy at it "
-                  f"{devtrain.test_accuracy:.2%}).", ""]
+        lines += [
+            f"Single global threshold for the default variant, chosen on pairsDevTrain: "
+            f"**{devtrain.threshold:.3f}** (DevTrain accuracy {devtrain.train_accuracy:.2%}, "
+            f"pairsDevTest accuracy at it {devtrain.test_accuracy:.2%}).",
+            "",
+        ]
     if default is not None:
         best = max(results, key=lambda r: r.metrics.accuracy)
-        lines += [f"Default variant: {default.metrics.accuracy:.2%}; best: {best.variant.label} "
-                  f"{best.metrics.accuracy:.2%}.", ""]
+        lines += [
+            f"Default variant: {default.metrics.accuracy:.2%}; best: {best.variant.label} {best.metrics.accuracy:.2%}.",
+            "",
+        ]
     lines += [f"![ROC curves]({plot_name})", ""]
     return "\n".join(lines)
 

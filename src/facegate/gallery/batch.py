@@ -63,9 +63,14 @@ def identify_photos(fg: FaceGate, identifier: GalleryIdentifier, paths: Iterable
         faces = []
         for f, d in zip(found, decisions):
             name = names.get(int(d.label)) if d.known else None  # None also when deleted since the last fit
-            faces.append(IdentifiedFace(as_box(f.face.box, 1), name or UNKNOWN, int(d.label) if name else None,
-                                        round(d.probability, 3) if name else None,
-                                        round(d.distance, 3) if np.isfinite(d.distance) else None,
-                                        **(f.attributes.to_dict() if f.attributes else {})))
+            faces.append(
+                IdentifiedFace(
+                    as_box(f.face.box, 1),
+                    name or UNKNOWN,
+                    int(d.label) if name else None,
+                    round(d.probability, 3) if name else None,
+                    round(d.distance, 3) if np.isfinite(d.distance) else None,
+                    **(f.attributes.to_dict() if f.attributes else {}),
+                )
+            )
         yield IdentifiedPhoto(path, faces)
-

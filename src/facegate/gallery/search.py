@@ -61,6 +61,10 @@ class GalleryVectorIndex:
             distances, ids = self.index.search(embeddings, k)
             owners = [[self._samples[i].person_id for i in row if i >= 0] for row in ids.tolist()]  # -1 pads last
         names = self.gallery.names([p for row in owners for p in row])
-        return [[Hit(sample, person, names.get(person), distance)
-                 for sample, person, distance in zip(id_row, owner_row, distance_row)]
-                for id_row, owner_row, distance_row in zip(ids.tolist(), owners, distances.tolist())]
+        return [
+            [
+                Hit(sample, person, names.get(person), distance)
+                for sample, person, distance in zip(id_row, owner_row, distance_row)
+            ]
+            for id_row, owner_row, distance_row in zip(ids.tolist(), owners, distances.tolist())
+        ]

@@ -22,9 +22,14 @@ router = APIRouter(tags=["recognition"])
 
 
 @router.post("/identify", response_model=IdentifyOut)
-def identify(svc: ServiceDep, key: GateKey, image: Annotated[UploadFile, File()],
-             attributes: Annotated[bool, Query(description="also estimate each face's age and gender (one more "
-                                                           "network pass; accuracy: README)")] = False) -> IdentifyOut:
+def identify(
+    svc: ServiceDep,
+    key: GateKey,
+    image: Annotated[UploadFile, File()],
+    attributes: Annotated[
+        bool, Query(description="also estimate each face's age and gender (one more network pass; accuracy: README)")
+    ] = False,
+) -> IdentifyOut:
     """Every face in the image: box, person or "unknown", score and decision (and age and gender when asked).
     Writes one access event per face, with the key's name as the gate id."""
     with svc.work.slot():
@@ -35,29 +40,40 @@ def identify(svc: ServiceDep, key: GateKey, image: Annotated[UploadFile, File()]
     ids = [int(d.label) if d.known else None for d in decisions]
     names = svc.gallery.names([i for i in ids if i is not None])
     # a name of None: the person was deleted since the last fit, so the face counts as unknown
-    faces = [_face_out(f, d, person_id, names.get(person_id) if person_id is not None else None, a)
-             for f, d, person_id, a in zip(found, decisions, ids, estimates)]
+    faces = [
+        _face_out(f, d, person_id, names.get(person_id) if person_id is not None else None, a)
+        for f, d, person_id, a in zip(found, decisions, ids, estimates)
+    ]
     event_ids = svc.gallery.add_events(key.name, [(f.person_id, f.decision, f.score, f.distance) for f in faces])
     return IdentifyOut(faces=faces, gallery_revision=fitted.revision, identifier=fitted.kind, event_ids=event_ids)
 
 
-def _face_out(found: FaceEmbedding, decision: Decision, person_id: int | None, name: str | None,
-              estimate: Attributes | None) -> FaceOut:
+def _face_out(
+    found: FaceEmbedding, decision: Decision, person_id: int | None, name: str | None, estimate: Attributes | None
+) -> FaceOut:
     """One identified face as the API reports it; without a name it is "unknown" whatever the decision said."""
     distance = decision.distance if math.isfinite(decision.distance) else None
-    return FaceOut(box=as_box(found.face.box, 1),
-                   detection_score=round(float(found.face.score), 4),
-                   person_id=person_id if name else None, name=name or UNKNOWN,
-                   decision="match" if name else "unknown",
-                   score=round(similarity(distance), 4) if distance is not None else 0.0,
-                   probability=round(decision.probability, 4) if name else None, distance=distance,
-                   **(estimate.to_dict() if estimate else {}))
+    return FaceOut(
+        box=as_box(found.face.box, 1),
+        detection_score=round(float(found.face.score), 4),
+        person_id=person_id if name else None,
+        name=name or UNKNOWN,
+        decision="match" if name else "unknown",
+        score=round(similarity(distance), 4) if distance is not None else 0.0,
+        probability=round(decision.probability, 4) if name else None,
+        distance=distance,
+        **(estimate.to_dict() if estimate else {}),
+    )
 
 
 @router.post("/verify", response_model=VerifyOut)
-def verify(svc: ServiceDep, key: GateKey, image: Annotated[UploadFile, File()],
-           other: Annotated[UploadFile | None, File()] = None,
-           person_id: PersonForm = None) -> VerifyOut:
+def verify(
+    svc: ServiceDep,
+    key: GateKey,
+    image: Annotated[UploadFile, File()],
+    other: Annotated[UploadFile | None, File()] = None,
+    person_id: PersonForm = None,
+) -> VerifyOut:
     """The largest face of `image` against the largest face of `other`, or against the nearest enrolled sample
     of `person_id` (give exactly one of the two). Writes an access event like /identify, with the key's name as the
     gate id. A failed person check gives no distance: it reads the same whether or not the id exists."""
@@ -76,8 +92,12 @@ def verify(svc: ServiceDep, key: GateKey, image: Annotated[UploadFile, File()],
     score = round(similarity(distance), 4) if distance is not None else 0.0
     svc.gallery.add_events(key.name, [(claimed, "match" if same else "unknown", score, distance)])
     shown = distance if same or person_id is None else None
-    return VerifyOut(same=same, distance=None if shown is None else round(shown, 4), threshold=round(threshold, 4),
-                     person_id=person_id)
+    return VerifyOut(
+        same=same,
+        distance=None if shown is None else round(shown, 4),
+        threshold=round(threshold, 4),
+        person_id=person_id,
+    )
 
 
 def _nearest(svc: Service, probe: np.ndarray, person_id: int) -> tuple[float | None, int | None]:
