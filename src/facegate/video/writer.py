@@ -162,7 +162,8 @@ def _picture(rgb: np.ndarray) -> av.VideoFrame:
     """An RGB frame as a 4:2:0 picture (BT.601, limited range, as swscale makes it but 5× faster); an odd last row
     or column is left out."""
     even = rgb[: rgb.shape[0] & ~1, : rgb.shape[1] & ~1]
-    return av.VideoFrame.from_ndarray(cv2.cvtColor(even, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+    yuv = np.asarray(cv2.cvtColor(even, cv2.COLOR_RGB2YUV_I420), np.uint8)  # typed for PyAV (OpenCV's stubs say Mat)
+    return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
 
 class VideoWriter:
