@@ -8,7 +8,7 @@ LOCKS := requirements/core.lock requirements/test.lock
 # the install stamps are keyed on pyproject.toml and the locks: a re-run with nothing changed installs nothing
 KEY := $(shell cat pyproject.toml $(LOCKS) | sha256sum | cut -c1-12)
 
-.PHONY: install install-test lock models demo test bench benchmarks clean
+.PHONY: install install-test lock lint models demo test bench benchmarks clean
 
 install: $(VENV)/.installed-core-$(KEY)
 
@@ -36,6 +36,12 @@ models: install
 demo: models
 	$(BIN)/facegate demo
 
+# lint, format and type checks (ruff and mypy, configured in pyproject.toml)
+lint: install-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
 test: install-test models
 	bash .ci/system-deps.sh
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
@@ -50,6 +56,8 @@ benchmarks: install-test bench
 	$(BIN)/python benchmarks/detect.py
 	$(BIN)/python benchmarks/video.py
 	$(BIN)/python benchmarks/service.py
+	$(BIN)/python benchmarks/service_fuzz.py
+	$(BIN)/python benchmarks/face_size.py
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/search.py
 	$(BIN)/python benchmarks/index.py
 
