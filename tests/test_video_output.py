@@ -11,24 +11,14 @@ import av
 import cv2
 import numpy as np
 import pytest
+from browser import CHROMIUM, FLAGS, MISSING
 
 from facegate.errors import VideoError
 from facegate.video import writer as writer_module
 from facegate.video.reader import VideoFile
 from facegate.video.writer import VideoWriter, check_output
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--allow-file-access-from-files",
-    "--autoplay-policy=no-user-gesture-required",
-]
+VIDEO_FLAGS = [*FLAGS, "--allow-file-access-from-files", "--autoplay-policy=no-user-gesture-required"]
 
 
 def mark(rgb: np.ndarray, index: int) -> np.ndarray:
@@ -119,13 +109,13 @@ def test_chromium_plays_the_output_in_a_video_element(kind: str, request: pytest
     """Loaded from a file URL into <video>: it decodes, plays on, has sound, and shows the frames we wrote."""
     playwright = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
     if not CHROMIUM.exists():
-        pytest.skip("Chromium missing at /usr/bin/chromium: run .ci/system-deps.sh as root")
+        pytest.skip(MISSING)
     video: Path = request.getfixturevalue(kind)
     page_file = video.with_name(f"{video.stem}.html")
     page_file.write_text("<!doctype html><body></body>")
     shown = 30  # seek to the middle of this frame
     with playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=VIDEO_FLAGS)
         page = browser.new_page()
         page.goto(page_file.as_uri())
         state = page.evaluate(PLAY, [video.name, (shown + 0.5) / 29.97])

@@ -13,26 +13,16 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 import pytest
+from browser import CHROMIUM, FLAGS, MISSING
 from service_fixtures import PER_PERSON, Server, enroll_all, start_server, wait_fitted
 
 from facegate.api.auth import create_key
 from facegate.gallery import open_gallery
 from facegate.imageio import letterbox
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 if not CHROMIUM.exists():
-    pytest.skip("Chromium missing at /usr/bin/chromium: run .ci/system-deps.sh as root", allow_module_level=True)
+    pytest.skip(MISSING, allow_module_level=True)
 
 
 @pytest.fixture
