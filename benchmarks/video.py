@@ -74,7 +74,7 @@ def main() -> None:
         metavar="10-100",
         help="frames per test video (default 75: 3 s at 25 fps)",
     )
-    parser.add_argument("--every", type=int, default=5, help="full-frame detection every N frames (tracking)")
+    parser.add_argument("--every", type=int, default=3, help="full-frame detection every N frames (tracking)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "video.md")
     args = parser.parse_args()
 
@@ -117,7 +117,8 @@ def main() -> None:
             "draw → encode (H.264, PyAV). *fps (CPU time)* = frames / CPU seconds of this process (all its threads): "
             "what one otherwise idle core would sustain, a conservative estimate for a quiet 2-core machine when "
             "other jobs share it. Tracking: full-frame MTCNN every N frames, tracked faces re-detected in a small "
-            "region around their predicted box on the other frames; embedder only while a track collects votes.",
+            "region around their predicted box on the other frames; embedder on a track's first faces, on a better or "
+            "changed view, and on every face of a track still unknown.",
             "",
             "| faces | tracking | fps (wall) | fps (CPU time) | face-frames | full-frame scans | embedder calls "
             "| embedder calls saved |",

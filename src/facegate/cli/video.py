@@ -213,9 +213,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--every",
         type=positive_int,
-        default=5,
+        default=3,
         metavar="N",
-        help="scan the whole frame for new faces every N frames; tracked faces are followed on every frame (default 5)",
+        help="scan the whole frame for new faces every N frames; tracked faces are followed on every frame (default 3)",
     )
     add_operating_point_options(
         p,

@@ -1,7 +1,8 @@
 """`facegate watch`: recognise people live from a webcam, an RTSP/HTTP stream or a file, and report access events.
 
-An event is reported once per track, as soon as it has `confirm_votes` votes (embedded frames); shorter tracks
-are mostly false detections and are not reported. A live source that fails to open or stops delivering frames is reopened with exponential back-off.
+An event is reported once per track, as soon as it has `confirm_faces` embedded faces; shorter tracks are mostly
+false detections and are not reported. A live source that fails to open or stops delivering frames is reopened with
+exponential back-off.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ def check_display() -> None:
     try:
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
     except cv2.error as exc:
-        raise VideoError("--show needs OpenCV with GUI support: pip install opencv-python "
-                         "(opencv-python-headless has no windows)") from exc
+        raise VideoError(
+            "--show needs OpenCV with GUI support: pip install opencv-python (opencv-python-headless has no windows)"
+        ) from exc
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Backoff:
     attempt: int = 0
 
     def next(self) -> float:
-        delay = min(self.first * 2 ** self.attempt, self.cap)
+        delay = min(self.first * 2**self.attempt, self.cap)
         self.attempt += 1
         return delay
 
@@ -86,25 +88,33 @@ class Watcher:
     status: receives one line per connection problem.
     """
 
-    def __init__(self, recognizer: VideoRecognizer, on_event: Callable[[dict[str, Any]], None],
-                 open_capture: CaptureFactory = cv2.VideoCapture, retries: int | None = None,
-                 backoff: Backoff | None = None, sleep: Callable[[float], None] = time.sleep,
-                 confirm_votes: int = 3, show: bool = False, status: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(
+        self,
+        recognizer: VideoRecognizer,
+        on_event: Callable[[dict[str, Any]], None],
+        open_capture: CaptureFactory = cv2.VideoCapture,
+        retries: int | None = None,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        confirm_faces: int = 3,
+        show: bool = False,
+        status: Callable[[str], None] = lambda _: None,
+    ) -> None:
         self.recognizer = recognizer
         self.on_event = on_event
         self.open_capture = open_capture
         self.retries = retries
         self.backoff = backoff or Backoff()
         self.sleep = sleep
-        self.confirm_votes = confirm_votes
+        self.confirm_faces = confirm_faces
         self.show = show
         self.status = status
         self.summary = WatchSummary()
         self._reported: set[int] = set()
 
     def _report(self, track: Track) -> None:
-        """Hand the track to `on_event` once, when it has enough votes."""
-        if track.id in self._reported or sum(track.votes.values()) < self.confirm_votes:
+        """Hand the track to `on_event` once, when it has enough embedded faces."""
+        if track.id in self._reported or track.embedded < self.confirm_faces:
             return
         self._reported.add(track.id)
         event = track.to_event() | {"at": datetime.now(UTC).isoformat(timespec="seconds")}

@@ -29,8 +29,10 @@ H264, VP9 = "libx264", "libvpx-vp9"
 ENCODERS = {".mp4": H264, ".m4v": H264, ".mov": H264, ".mkv": H264, ".webm": VP9}  # what browsers and players take
 CODEC_NAMES = {H264: "H.264", VP9: "VP9"}
 # Constant quality (x264's default CRF; libvpx's real-time mode), fast enough to keep up with recognition.
-QUALITY = {H264: {"crf": "23", "preset": "veryfast"},
-           VP9: {"crf": "32", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}}
+QUALITY = {
+    H264: {"crf": "23", "preset": "veryfast"},
+    VP9: {"crf": "32", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"},
+}
 PEAK = 1.5  # the bit rate may reach this multiple of the source's video bit rate, no more
 FASTSTART = {".mp4", ".m4v", ".mov"}  # index at the front: a browser starts playing before the whole file is in
 
@@ -45,8 +47,10 @@ def check_output(path: Path) -> str:
         raise VideoError(f"{path.parent}: output folder does not exist")
     if not _has_encoder(encoder):
         others = [s for s, e in ENCODERS.items() if e != encoder and _has_encoder(e)]
-        raise VideoError(f"{path}: this PyAV build has no {CODEC_NAMES[encoder]} encoder ({encoder})"
-                         + (f"; write {' or '.join(others)} instead" if others else ""))
+        raise VideoError(
+            f"{path}: this PyAV build has no {CODEC_NAMES[encoder]} encoder ({encoder})"
+            + (f"; write {' or '.join(others)} instead" if others else "")
+        )
     return encoder
 
 
@@ -168,9 +172,9 @@ def _picture(rgb: np.ndarray) -> av.VideoFrame:
 
 class VideoWriter:
     """RGB frames in, by source frame index (gaps where damaged frames were skipped keep the timing); `close()`
-    finishes the file. The source's sound goes in alongside the pictures."""
+    finishes the file. The source's sound goes in alongside the pictures (source None: pictures only, no cap)."""
 
-    def __init__(self, path: Path, source: Path, fps: float, width: int, height: int) -> None:
+    def __init__(self, path: Path, source: Path | None, fps: float, width: int, height: int) -> None:
         self.path = Path(path)
         encoder = check_output(self.path)
         self.codec = CODEC_NAMES[encoder]
@@ -178,23 +182,28 @@ class VideoWriter:
         self._end = Fraction(0)
         self._closed = False
         try:
-            self._source = av.open(str(source))
+            self._source = None if source is None else av.open(str(source))
         except (av.FFmpegError, OSError) as exc:
             raise VideoError(f"{source}: PyAV cannot read it for its sound and bit rate: {exc}") from None
         try:
             options = {"movflags": "+faststart"} if self.path.suffix.lower() in FASTSTART else {}
             self._out = av.open(str(self.path), "w", options=options)
-            self._video = cast(VideoStream, self._out.add_stream(
-                encoder, rate=self._rate, options=rate_control(encoder, _video_bit_rate(self._source))))
+            bit_rate = None if self._source is None else _video_bit_rate(self._source)
+            self._video = cast(
+                VideoStream, self._out.add_stream(encoder, rate=self._rate, options=rate_control(encoder, bit_rate))
+            )
             self._video.width, self._video.height = width & ~1, height & ~1  # 4:2:0 takes even sides only
             self._video.pix_fmt = "yuv420p"  # what browsers decode
             self._sound: Sound | None = self._open_sound()
             self._out.start_encoding()  # opens the file and the encoders: problems show here, before any work
         except (av.FFmpegError, OSError) as exc:
-            self._source.close()
+            self._close_source()
             raise VideoError(f"{self.path}: cannot write the video there: {exc}") from None
 
     def _open_sound(self) -> Sound | None:
+        """The source's sound, or None: no source, no audio, or audio that cannot be set up (with a warning)."""
+        if self._source is None:
+            return None
         try:
             sound = Sound(self._source, self._out)
         except (av.FFmpegError, ValueError) as exc:
@@ -243,8 +252,13 @@ class VideoWriter:
             self._encode(None)
             self._add_sound(flush=True)
         finally:
-            self._source.close()
+            self._close_source()
             try:
                 self._out.close()
             except (av.FFmpegError, OSError) as exc:
                 raise VideoError(f"{self.path}: finishing the video failed: {exc}") from None
+
+    def _close_source(self) -> None:
+        """Close the source PyAV opened for its sound (nothing to do without one)."""
+        if self._source is not None:
+            self._source.close()
