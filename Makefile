@@ -42,7 +42,8 @@ lint: install-test
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: install-test models
+# lint first: a formatting, lint or type error fails the run before the (long) test suite starts
+test: install-test models lint
 	bash .ci/system-deps.sh
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
 
