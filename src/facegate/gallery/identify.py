@@ -11,12 +11,18 @@ import numpy as np
 
 from facegate.errors import FaceGateError
 from facegate.gallery.repository import Gallery
+from facegate.gallery.search import GalleryVectorIndex
 from facegate.match.decision import UNKNOWN, Decision, Identifier
 from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.match.openset import CalibrationError, OpenSetIdentifier
-from facegate.match.operating_point import DEFAULT_FPIR, check_fpir
+from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, prior_distance
 
 log = logging.getLogger(__name__)
+
+# From this many enrolled people on, the gallery identifies by nearest neighbour over its vector index, which follows
+# enrollments and deletions incrementally, instead of refitting the classifier. MEASURED_SWITCH
+INDEX_PEOPLE = 1000
+INDEX_KIND = "nearest neighbour (gallery index)"
 
 
 class IdentifierUnavailable(FaceGateError):
@@ -41,7 +47,31 @@ def describe(identifier: Identifier) -> str:
     """What decides, in words a user reads (not a class name)."""
     if isinstance(identifier, OpenSetIdentifier):
         return "classifier + distance check"
+    if isinstance(identifier, IndexIdentifier):
+        return INDEX_KIND
     return "nearest neighbour"
+
+
+class IndexIdentifier:
+    """Open-set nearest neighbour over a GalleryVectorIndex as it stands: the nearest enrolled sample's person (id as
+    a string), or UNKNOWN beyond `threshold` (the prior distance for the FPIR target over the enrolled people)."""
+
+    def __init__(self, index: GalleryVectorIndex, threshold: float) -> None:
+        self.index = index
+        self.distance_threshold_ = threshold
+
+    def decide(self, embeddings: np.ndarray) -> list[Decision]:
+        """One Decision per row of N×D embeddings (probability 1.0, as for any nearest-neighbour decision)."""
+        X = np.asarray(embeddings, np.float32).reshape(len(embeddings), -1)
+        if not len(X):
+            return []
+        distances, owners = self.index.nearest(X)
+        out = []
+        for owner, distance in zip(owners.tolist(), distances.tolist()):
+            candidate = str(owner) if owner >= 0 else UNKNOWN
+            known = owner >= 0 and distance <= self.distance_threshold_
+            out.append(Decision(candidate if known else UNKNOWN, candidate, 1.0, distance))
+        return out
 
 
 @dataclass(frozen=True)
@@ -55,26 +85,41 @@ class Fitted:
 
 
 class GalleryIdentifier:
-    """Answers with the latest fitted identifier; a stale one is refit in a background thread, so requests never
-    wait for a refit (only the very first request of a process waits for the first fit)."""
+    """Answers with the latest fitted identifier; a stale one is brought up to date in a background thread, so
+    requests never wait for it (only the very first request of a process waits for the first fit).
 
-    def __init__(self, gallery: Gallery, fpir: float = DEFAULT_FPIR) -> None:
+    Below `index_people` enrolled people that means refitting the classifier on every sample; from there on, the
+    gallery's vector index follows the change incrementally (reading only the samples added) and nearest neighbour
+    decides at the prior distance for the FPIR over the enrolled people."""
+
+    def __init__(self, gallery: Gallery, fpir: float = DEFAULT_FPIR, index_people: int = INDEX_PEOPLE) -> None:
         self.gallery = gallery
         self.fpir = check_fpir(fpir)
+        self.index_people = index_people
+        self.index = GalleryVectorIndex(gallery)
         self._fitted: Fitted | None = None
         self._lock = threading.Lock()
         self._first_fit = threading.Event()
         self._worker: threading.Thread | None = None
         self._failed_revision: int | None = None  # not retried until the gallery changes again
 
+    def _fit_once(self) -> Fitted:
+        """A fit for the gallery as it is now: the index brought up to date, and the classifier refit on every
+        sample while fewer than `index_people` people are enrolled."""
+        revision = self.index.sync()
+        people = self.index.people()
+        if people >= self.index_people:
+            threshold = prior_distance(self.fpir, people, self.gallery.model() or "facenet")
+            return Fitted(revision, IndexIdentifier(self.index, threshold), INDEX_KIND, threshold)
+        data = self.gallery.training_set()
+        if not len(data.embeddings):
+            return Fitted(data.revision, None, "empty", None)
+        identifier = build_identifier(data.embeddings, data.person_ids.astype(str), self.fpir, data.model)
+        return Fitted(data.revision, identifier, describe(identifier), float(identifier.distance_threshold_))
+
     def _fit(self) -> None:
         while True:
-            data = self.gallery.training_set()
-            if len(data.embeddings):
-                identifier = build_identifier(data.embeddings, data.person_ids.astype(str), self.fpir, data.model)
-                fitted = Fitted(data.revision, identifier, describe(identifier), float(identifier.distance_threshold_))
-            else:
-                fitted = Fitted(data.revision, None, "empty", None)
+            fitted = self._fit_once()
             with self._lock:
                 self._fitted = fitted
                 self._first_fit.set()

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import numpy as np
-from sqlalchemy import CursorResult, Delete, Engine, delete, func, select, update
+from sqlalchemy import CursorResult, Delete, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -132,6 +132,31 @@ def _model(session: Session) -> str | None:
     return session.scalar(select(Sample.model).limit(1))
 
 
+def _sample_row(person_id: int, new: NewSample, created_at: datetime) -> dict[str, Any]:
+    """The Sample columns for one accepted face of a person."""
+    embedding = np.asarray(new.embedding, "<f4").reshape(-1)
+    if len(embedding) != MODEL_DIMS[new.model]:
+        raise ValueError(f"a {new.model} embedding has {MODEL_DIMS[new.model]} values, not {len(embedding)}")
+    return {
+        "person_id": person_id,
+        "embedding": embedding.tobytes(),
+        "model": new.model,
+        "thumbnail": new.thumbnail,
+        "sha256": new.sha256,
+        "filename": new.filename,
+        "box_x1": new.box[0],
+        "box_y1": new.box[1],
+        "box_x2": new.box[2],
+        "box_y2": new.box[3],
+        "detection_score": new.detection_score,
+        "face_px": new.face_px,
+        "sharpness": new.sharpness,
+        "nose_position": new.nose_position,
+        "faces_found": new.faces_found,
+        "created_at": created_at,
+    }
+
+
 def _sample_info(s: Sample) -> SampleInfo:
     return SampleInfo(
         s.id,
@@ -246,9 +271,6 @@ class Gallery:
     def add_sample(self, person_id: int, new: NewSample) -> SampleInfo:
         """Store one accepted face; ConflictError when the same photo (by SHA-256) is already enrolled, or when the
         gallery holds another model's embeddings (they cannot be compared)."""
-        embedding = np.asarray(new.embedding, "<f4").reshape(-1)
-        if len(embedding) != MODEL_DIMS[new.model]:
-            raise ValueError(f"a {new.model} embedding has {MODEL_DIMS[new.model]} values, not {len(embedding)}")
         try:
             with self._session() as s:
                 self._person(s, person_id)
@@ -257,24 +279,7 @@ class Gallery:
                         f"the gallery holds {held} embeddings and this face was embedded with "
                         f"{new.model}; enroll with the gallery's model (--model {held})"
                     )
-                sample = Sample(
-                    person_id=person_id,
-                    embedding=embedding.tobytes(),
-                    model=new.model,
-                    thumbnail=new.thumbnail,
-                    sha256=new.sha256,
-                    filename=new.filename,
-                    box_x1=new.box[0],
-                    box_y1=new.box[1],
-                    box_x2=new.box[2],
-                    box_y2=new.box[3],
-                    detection_score=new.detection_score,
-                    face_px=new.face_px,
-                    sharpness=new.sharpness,
-                    nose_position=new.nose_position,
-                    faces_found=new.faces_found,
-                    created_at=utcnow(),
-                )
+                sample = Sample(**_sample_row(person_id, new, utcnow()))
                 s.add(sample)
                 s.flush()
                 self._bump(s)
@@ -282,6 +287,33 @@ class Gallery:
         except IntegrityError as exc:
             owner = self.sample_by_hash(new.sha256)
             raise ConflictError(self.duplicate_message(owner) if owner else "the photo is already enrolled") from exc
+
+    def add_people(self, people: Sequence[tuple[str, Sequence[NewSample]]]) -> list[int]:
+        """Enrol many people with their accepted faces in one transaction and one revision bump (bulk imports: one
+        row at a time costs a transaction each); returns their ids in order. All or nothing: ConflictError when a
+        name or photo is taken or the gallery holds another model's embeddings."""
+        if not people:
+            return []
+        names = [clean_name(name, "a person's name") for name, _ in people]
+        models = {new.model for _, samples in people for new in samples}
+        if len(models) > 1:
+            raise ConflictError(f"the faces were embedded with several models ({', '.join(sorted(models))})")
+        now = utcnow()
+        try:
+            with self._session() as s:
+                if models and (held := _model(s)) not in (None, *models):
+                    raise ConflictError(f"the gallery holds {held} embeddings, not {models.pop()}")
+                statement = insert(Person).returning(Person.id, sort_by_parameter_order=True)
+                ids = list(s.scalars(statement, [{"name": name, "created_at": now} for name in names]))
+                rows = [
+                    _sample_row(person_id, new, now) for person_id, (_, samples) in zip(ids, people) for new in samples
+                ]
+                if rows:
+                    s.execute(insert(Sample), rows)
+                self._bump(s)
+                return ids
+        except IntegrityError as exc:
+            raise ConflictError("a name or a photo is already enrolled (nothing was added)") from exc
 
     def duplicate_message(self, sample: SampleInfo) -> str:
         owner = self.names([sample.person_id]).get(sample.person_id, "someone")

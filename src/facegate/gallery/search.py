@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,41 +24,69 @@ class Hit:
 
 class GalleryVectorIndex:
     """Nearest enrolled samples of faces. Before each search it checks the gallery revision and, when it moved,
-    reads only the sample ids (adding the embeddings of new samples, dropping deleted ones), never all embeddings."""
+    reads only the sample ids (adding the embeddings of new samples, dropping deleted ones), never all embeddings.
+    The database is read outside the search lock: searches wait only for the in-memory update."""
 
     def __init__(self, gallery: Gallery, exact_limit: int = EXACT_LIMIT) -> None:
         self.gallery = gallery
         self.index = VectorIndex(exact_limit=exact_limit)
         self.revision: int | None = None  # the gallery revision the index follows
         self._samples: dict[int, SampleRef] = {}  # what the index holds
-        self._lock = threading.Lock()
+        self._people: Counter[int] = Counter()  # samples held per person
+        self._lock = threading.Lock()  # the index and its maps (searches and updates)
+        self._syncing = threading.Lock()  # one sync at a time
 
-    def sync(self) -> None:
-        """Bring the index up to the gallery's current revision (nothing to do when it has not moved)."""
-        with self._lock:
+    def sync(self) -> int:
+        """Bring the index up to the gallery's current revision (nothing to do when it has not moved); returns the
+        revision it now follows."""
+        with self._syncing:
             revision = self.gallery.revision()  # read before the samples: a change in between is seen next time
             if revision == self.revision:
-                return
+                return revision
             current = self.gallery.sample_refs()
             gone = [i for i, ref in self._samples.items() if current.get(i) != ref]
-            self.index.remove(gone)
-            for i in gone:
-                del self._samples[i]
             new = [i for i, ref in current.items() if self._samples.get(i) != ref]
             ids, vectors = self.gallery.embeddings_by_ids(new)  # those deleted meanwhile are left for next time
-            if not self._samples:  # empty: the samples may be another model's (a gallery holds one at a time)
-                self.index = VectorIndex(dim=vectors.shape[1], exact_limit=self.index.exact_limit)
-            self.index.add(ids, vectors)
-            self._samples.update((i, current[i]) for i in ids.tolist())
-            self.revision = revision
+            with self._lock:
+                self._update(gone, ids, vectors, current)
+                self.revision = revision
+            return revision
+
+    def _update(self, gone: list[int], ids: np.ndarray, vectors: np.ndarray, current: dict[int, SampleRef]) -> None:
+        """Drop the samples `gone` and add `ids` with their vectors (under the lock)."""
+        self.index.remove(gone)
+        for i in gone:
+            self._people[self._samples.pop(i).person_id] -= 1
+        if not self._samples:  # empty: the samples may be another model's (a gallery holds one at a time)
+            self.index = VectorIndex(dim=vectors.shape[1], exact_limit=self.index.exact_limit)
+        self.index.add(ids, vectors)
+        for i in ids.tolist():
+            self._samples[i] = current[i]
+            self._people[current[i].person_id] += 1
+        self._people = +self._people  # forget people left without samples
+
+    def people(self) -> int:
+        """How many people have samples in the index."""
+        with self._lock:
+            return len(self._people)
+
+    def nearest(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distance to the nearest enrolled sample of each of N×D float32 embeddings and its person's id (-1 and
+        inf when nobody is enrolled), as the index holds them now: no revision check, no database read."""
+        with self._lock:
+            if not self._samples:
+                return np.full(len(embeddings), np.inf, np.float32), np.full(len(embeddings), -1, np.int64)
+            distances, ids = self.index.search(embeddings, 1)
+            owners = np.array([self._samples[i].person_id for i in ids[:, 0].tolist()], np.int64)
+        return distances[:, 0], owners
 
     def search(self, embeddings: np.ndarray, k: int = 5) -> list[list[Hit]]:
         """The k nearest enrolled samples of each of N×D float32 embeddings, nearest first (fewer when fewer are
         enrolled)."""
         self.sync()
-        if not self._samples:  # nobody enrolled: no hits, whatever model made the embeddings
-            return [[] for _ in range(len(embeddings))]
         with self._lock:
+            if not self._samples:  # nobody enrolled: no hits, whatever model made the embeddings
+                return [[] for _ in range(len(embeddings))]
             distances, ids = self.index.search(embeddings, k)
             owners = [[self._samples[i].person_id for i in row if i >= 0] for row in ids.tolist()]  # -1 pads last
         names = self.gallery.names([p for row in owners for p in row])
