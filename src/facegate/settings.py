@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
 from facegate.errors import FaceGateError
 
 
@@ -22,6 +24,7 @@ class Settings:
     """FaceGate's settings; each field's metadata names its environment variable and says what it is for."""
 
     home: Path
+    data: Path
     db: str | None
     fpir: float
     threads: int | None
@@ -30,6 +33,7 @@ class Settings:
     max_pixels: int
     max_files: int
     enroll_min_face: int
+    passage_s: int
 
 
 # field → (environment variable, default as text or None, what it means)
@@ -37,9 +41,15 @@ VARIABLES: dict[str, tuple[str, str | None, str]] = {
     "home": (
         "FACEGATE_HOME",
         "~/.cache/facegate",
-        "model cache (converted models, int8 checks, feature cache) and the default gallery database",
+        "model cache (converted models, int8 checks, feature cache): safe to delete, rebuilt on demand",
     ),
-    "db": ("FACEGATE_DB", None, "gallery database URL or SQLite file (default: gallery.db in FACEGATE_HOME)"),
+    "data": (
+        "FACEGATE_DATA",
+        None,
+        "data folder: the default gallery database (people, samples, events, API keys) "
+        "(default: the platform's user data folder, e.g. ~/.local/share/facegate)",
+    ),
+    "db": ("FACEGATE_DB", None, "gallery database URL or SQLite file (default: gallery.db in FACEGATE_DATA)"),
     "fpir": (
         "FACEGATE_FPIR",
         "0.001",
@@ -66,6 +76,11 @@ VARIABLES: dict[str, tuple[str, str | None, str]] = {
         "enrollment: smallest face side accepted, in pixels "
         "(`enroll --min-face` overrides it; from "
         "benchmarks/face_size.py)",
+    ),
+    "passage_s": (
+        "FACEGATE_PASSAGE_S",
+        "5",
+        "service: seconds a face may be out of a gate's view before it counts as a new passage (a new access event)",
     ),
 }
 
@@ -99,9 +114,10 @@ def _rate(key: str) -> float:
 
 def current() -> Settings:
     """The settings as the environment gives them now (defaults where a variable is unset or empty)."""
-    lfw = _text("lfw")
+    lfw, data = _text("lfw"), _text("data")
     return Settings(
         home=Path(_text("home") or ".").expanduser(),
+        data=Path(data).expanduser() if data else Path(platformdirs.user_data_dir("facegate", appauthor=False)),
         db=_text("db"),
         fpir=_rate("fpir"),
         threads=_count("threads") if _text("threads") else None,
@@ -110,4 +126,5 @@ def current() -> Settings:
         max_pixels=_count("max_pixels"),
         max_files=_count("max_files"),
         enroll_min_face=_count("enroll_min_face"),
+        passage_s=_count("passage_s"),
     )

@@ -27,6 +27,7 @@ from facegate.api.state import Service, Settings
 from facegate.api.work import WorkLimit
 from facegate.gallery import open_gallery
 from facegate.gallery.identify import GalleryIdentifier
+from facegate.gallery.passages import Passages
 from facegate.pipeline import FaceGate
 
 __all__ = ["Service", "Settings", "create_app"]
@@ -57,7 +58,9 @@ async def _lifespan(app: FastAPI, settings: Settings, fg: FaceGate | None) -> As
     gallery = open_gallery(settings.db)
     pipeline = fg or FaceGate(fpir=settings.fpir, model=gallery.model() or "facenet")  # the gallery's model
     work = WorkLimit(settings.work_slots, settings.work_queue, settings.work_wait_s)
-    app.state.service = Service(settings, gallery, pipeline, GalleryIdentifier(gallery, settings.fpir), work)
+    identifier = GalleryIdentifier(gallery, settings.fpir)
+    passages = Passages(gallery, lambda embeddings: identifier.decide(embeddings)[1], settings.passage_s)
+    app.state.service = Service(settings, gallery, pipeline, identifier, work, passages)
     warm_up = threading.Thread(target=_warm_up, args=(app.state.service,), name="warm-up", daemon=True)
     warm_up.start()
     yield

@@ -21,12 +21,16 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(gallery: Gallery, role: str, name: str | None = None) -> tuple[str, KeyInfo]:
-    """A new key for `role`; returns the key itself (show it once, it is not kept) and its stored record."""
+def create_key(gallery: Gallery, role: str, name: str | None = None, gate: str | None = None) -> tuple[str, KeyInfo]:
+    """A new key for `role`; returns the key itself (show it once, it is not kept) and its stored record. `gate`
+    names the gate whose access events the key's identifications make (default: the key's name); several keys
+    may belong to one gate. Only keys that identify belong to a gate."""
     if role not in PERMISSIONS:
         raise ConflictError(f"unknown role {role!r}; choose one of {', '.join(PERMISSIONS)}")
+    if gate is not None and "identify" not in PERMISSIONS[role]:
+        raise ConflictError(f"a {role} key identifies no one, so it belongs to no gate")
     key = PREFIX + secrets.token_urlsafe(32)
-    return key, gallery.add_key(name or f"{role}-{key[3:9]}", role, hash_key(key), key[:9])
+    return key, gallery.add_key(name or f"{role}-{key[3:9]}", role, hash_key(key), key[:9], gate)
 
 
 def lookup(gallery: Gallery, key: str) -> KeyInfo | None:

@@ -35,6 +35,7 @@ Gate = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH), _name("a gate
 PersonId = Annotated[int, Path(**ID_RANGE, description="a person's id")]
 SampleId = Annotated[int, Path(**ID_RANGE, description="a sample's id")]
 KeyId = Annotated[int, Path(**ID_RANGE, description="an API key's id")]
+EventId = Annotated[int, Path(**ID_RANGE, description="an access event's id")]
 PersonQuery = Annotated[int | None, Query(**ID_RANGE)]
 PersonForm = Annotated[int | None, Form(**ID_RANGE)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]

@@ -67,7 +67,7 @@ class IdentifyOut(BaseModel):
     faces: list[FaceOut]
     gallery_revision: int
     identifier: str
-    event_ids: list[int]
+    event_ids: list[int] = Field(description="each face's access event: its passage's, the same while it stays in view")
 
 
 class VerifyOut(BaseModel):
@@ -81,19 +81,28 @@ class VerifyOut(BaseModel):
 
 
 class EventOut(BaseModel):
+    """One passage of a face at a gate (events before passages were recorded are single sightings)."""
+
     id: int
-    time: datetime
+    time: datetime = Field(description="when the face was first seen (the same as first_seen)")
     gate: str
     person_id: int | None
     name: str | None
-    decision: str
-    score: float
+    decision: str = Field(description='"match" once the passage\'s face was named, else "unknown"')
+    score: float = Field(description="the best score of the named person over the passage")
     distance: float | None
+    first_seen: datetime
+    last_seen: datetime
+    frames: int = Field(description="frames the face was seen in")
+    snapshot: str | None = Field(description="URL of the passage's best view of the face (JPEG), null when none")
 
 
 class KeyIn(BaseModel):
     role: Literal["admin", "gate", "viewer"]
     name: KeyName | None = None
+    gate: KeyName | None = Field(
+        None, description="the gate whose access events the key's identifications make (default: the key's name)"
+    )
 
 
 class KeyOut(BaseModel):
@@ -102,6 +111,7 @@ class KeyOut(BaseModel):
     role: str
     prefix: str
     created_at: datetime
+    gate: str | None = Field(None, description="the gate its events name; null: the key's name (or none, for viewers)")
 
 
 class NewKeyOut(KeyOut):

@@ -6,14 +6,15 @@ from facegate import settings
 from facegate.api.work import WorkLimit
 from facegate.gallery import Gallery
 from facegate.gallery.identify import GalleryIdentifier
+from facegate.gallery.passages import Passages
 from facegate.onnx_session import usable_cores
 from facegate.pipeline import FaceGate
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Server settings: the database (default: $FACEGATE_DB, else SQLite at $FACEGATE_HOME/gallery.db), the
-    upload limits and the bounds on heavy work and on wrong keys."""
+    """Server settings: the database (default: $FACEGATE_DB, else SQLite gallery.db in $FACEGATE_DATA), the
+    upload limits, the bounds on heavy work and on wrong keys, and how long a face may be out of view."""
 
     db: str | None = field(default_factory=lambda: settings.current().db)
     fpir: float = field(default_factory=lambda: settings.current().fpir)  # the operating point of every route
@@ -26,14 +27,17 @@ class Settings:
     work_wait_s: float = 30.0  # the longest a request waits for a slot (then 503)
     failed_key_limit: int = 10  # wrong keys from one address within the window (then 429)
     failed_key_window_s: float = 60.0
+    passage_s: float = field(default_factory=lambda: settings.current().passage_s)  # out of view: a new passage
 
 
 @dataclass
 class Service:
-    """What the request handlers share: settings, gallery, pipeline and the background-refit identifier."""
+    """What the request handlers share: settings, gallery, pipeline, the background-refit identifier and each gate's
+    passages (one access event per person per passage)."""
 
     settings: Settings
     gallery: Gallery
     fg: FaceGate
     identifier: GalleryIdentifier
     work: WorkLimit
+    passages: Passages

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from facegate.embed import EmbeddingModel
+    from facegate.gallery import Gallery
     from facegate.pipeline import FaceGate
 
 Subparsers = argparse._SubParsersAction
@@ -89,13 +90,36 @@ def add_precision_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_db_option(p: argparse.ArgumentParser) -> None:
-    """--db: which gallery database a command reads or writes."""
+    """--db: which gallery database a command reads or writes; --create: start a new one where there is none."""
     p.add_argument(
         "--db",
         metavar="URL",
         help="gallery database: a SQLite file or postgresql://user@host/db "
-        "(default: $FACEGATE_DB, else $FACEGATE_HOME/gallery.db)",
+        "(default: $FACEGATE_DB, else gallery.db in $FACEGATE_DATA, the user data folder)",
     )
+    p.add_argument(
+        "--create",
+        action="store_true",
+        help="start a new, empty gallery when the SQLite file does not exist (without it a missing file is an error)",
+    )
+
+
+def open_cli_gallery(args: argparse.Namespace, creates: bool = False) -> Gallery:
+    """The gallery the command names. A command that `creates` (enroll, keys create), or any with --create, starts
+    a new one where the SQLite file does not exist, and says so; the others refuse, so that a mistyped --db never
+    answers from an empty gallery."""
+    from facegate.gallery import open_gallery
+    from facegate.gallery.database import DatabaseError, sqlite_file
+
+    path = sqlite_file(args.db)
+    if path is not None and not path.exists():
+        if not (creates or args.create):
+            raise DatabaseError(
+                f"there is no gallery at {path}: check --db (or FACEGATE_DB), or enroll people (facegate enroll) or "
+                "create an API key (facegate keys create) first; --create starts an empty one"
+            )
+        say(f"starting a new, empty gallery at {path}")
+    return open_gallery(args.db)
 
 
 def add_model_option(p: argparse.ArgumentParser, gallery: bool = False) -> None:

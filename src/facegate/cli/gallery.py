@@ -22,6 +22,7 @@ from facegate.cli.common import (
     add_db_option,
     add_model_option,
     add_operating_point_options,
+    open_cli_gallery,
     operating_fpir,
     positive_int,
 )
@@ -39,7 +40,6 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     """Enroll a folder of people; a per-person summary, and exit 1 when someone is left with no usable sample."""
     from tqdm import tqdm
 
-    from facegate.gallery import open_gallery
     from facegate.gallery.enroll import enroll_photo
     from facegate.gallery.folders import person_photos
     from facegate.gallery.search import GalleryVectorIndex
@@ -47,7 +47,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
     not_photos: list[Path] = []
     photos = person_photos(args.folder, not_photos)
-    gallery = open_gallery(args.db)
+    gallery = open_cli_gallery(args, creates=True)
     fg = FaceGate(model=enroll_model(gallery, args.model))
     lookalikes = None if args.allow_lookalike else GalleryVectorIndex(gallery)
     results: dict[str, list[tuple[Path, EnrollResult]]] = {}
@@ -106,9 +106,7 @@ def _enroll_report(
 
 
 def cmd_people(args: argparse.Namespace) -> int:
-    from facegate.gallery import open_gallery
-
-    gallery = open_gallery(args.db)
+    gallery = open_cli_gallery(args)
     if args.action != "list":
         return _change_person(gallery, args)
     people = gallery.people()
@@ -191,13 +189,12 @@ def rounded_box(face: FaceEmbedding) -> list[float]:
 
 def cmd_identify(args: argparse.Namespace) -> int:
     """Who is in each photo: every face of every file and folder given, with the models loaded once."""
-    from facegate.gallery import open_gallery
     from facegate.gallery.batch import identify_photos, photos_from
     from facegate.gallery.identify import GalleryIdentifier
     from facegate.pipeline import FaceGate
 
     fpir = operating_fpir(args)
-    identifier = GalleryIdentifier(open_gallery(args.db), fpir)
+    identifier = GalleryIdentifier(open_cli_gallery(args), fpir)
     fitted = identifier.current()
     threshold = None if fitted.threshold is None else round(fitted.threshold, 3)
     fg = FaceGate(fpir=fpir, model=enroll_model(identifier.gallery, None), attributes=args.attributes)
@@ -289,10 +286,9 @@ Hits = tuple[list["FaceEmbedding"], str, list[list[dict[str, Any]]]]  # the phot
 
 def _gallery_hits(args: argparse.Namespace) -> Hits:
     """The nearest enrolled samples, each with its person and the photo it was enrolled from."""
-    from facegate.gallery import open_gallery
     from facegate.gallery.search import GalleryVectorIndex
 
-    gallery = open_gallery(args.db)
+    gallery = open_cli_gallery(args)
     found, embeddings = faces_of(args.image, gallery)
     index = GalleryVectorIndex(gallery)
     hits = index.search(embeddings, args.top)

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import shlex
+from typing import TYPE_CHECKING
 
-from facegate.cli.common import Subparsers, add_db_option, positive_int
+from facegate.cli.common import Subparsers, add_db_option, open_cli_gallery, positive_int, say
 from facegate.extras import require
+
+if TYPE_CHECKING:
+    from facegate.gallery import Gallery
+
+# the roles and what each may do (facegate.api.auth.PERMISSIONS, repeated: `facegate --help` imports no server code)
+IDENTIFYING_ROLES = ("admin", "gate")
+ROLES = ("admin", "gate", "viewer")
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
     from facegate.api.auth import create_key
-    from facegate.gallery import open_gallery
 
-    gallery = open_gallery(args.db)
+    gallery = open_cli_gallery(args, creates=args.keys_command == "create")
     if args.keys_command == "create":
-        key, info = create_key(gallery, args.role, args.name)
+        key, info = create_key(gallery, args.role, args.name, args.gate)
         print(key)
-        print(
-            f"facegate: {info.role} key {info.name!r} (id {info.id}) created; it is shown only this once",
-            file=sys.stderr,
-        )
+        at = f" at gate {info.gate_name!r}" if info.role in IDENTIFYING_ROLES else ""
+        say(f"{info.role} key {info.name!r} (id {info.id}){at} created; it is shown only this once")
     elif args.keys_command == "list":
         for k in gallery.keys():
-            print(f"  {k.id:4d}  {k.role:7s} {k.name:30s} {k.prefix}…  {k.created_at:%Y-%m-%d %H:%M}")
+            gate = f"  gate {k.gate_name!r}" if k.role in IDENTIFYING_ROLES else ""
+            print(f"  {k.id:4d}  {k.role:7s} {k.name:30s} {k.prefix}…  {k.created_at:%Y-%m-%d %H:%M}{gate}")
     else:
         gallery.delete_key(args.id)
         print(f"deleted key {args.id}")
@@ -35,13 +41,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from facegate.api.app import Settings, create_app
-    from facegate.gallery import open_gallery
 
-    open_gallery(args.db)  # migrate (and fail with a clear message) before the server starts
+    gallery = open_cli_gallery(args)  # migrate (and fail with a clear message) before the server starts
+    for line in startup_lines(gallery, args.host, args.port, args.db):
+        say(line)
     limits = {} if args.max_upload_mb is None else {"max_upload_bytes": args.max_upload_mb * 1024 * 1024}
     settings = Settings(db=args.db, **limits) if args.db else Settings(**limits)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
     return 0
+
+
+def startup_lines(gallery: Gallery, host: str, port: int, db: str | None = None) -> list[str]:
+    """What `serve` says before it starts: the page's address, the database, and whether any key can sign in."""
+    local = host in ("127.0.0.1", "localhost", "::1")
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    lines = [
+        f"web page and REST API at http://{shown if ':' not in shown else f'[{shown}]'}:{port}/ (API docs at /docs)",
+        f"gallery database: {gallery.engine.url.render_as_string()}",
+    ]
+    if not local:
+        lines.append(
+            "browsers allow the camera only on https:// (or on this machine): put a TLS reverse proxy in front for "
+            "cameras elsewhere (README: Deploying a gate)"
+        )
+    keys = gallery.keys()
+    if keys:
+        roles = ", ".join(f"{sum(k.role == r for k in keys)} {r}" for r in ROLES if any(k.role == r for k in keys))
+        lines.append(f"API keys: {roles}")
+    else:
+        lines.append(
+            "no API key yet: nothing can sign in. Create one with: "
+            "facegate keys create --role admin --name NAME" + (f" --db {shlex.quote(db)}" if db else "")
+        )
+    return lines
 
 
 def register(subparsers: Subparsers) -> None:
@@ -49,8 +81,13 @@ def register(subparsers: Subparsers) -> None:
     keys = subparsers.add_parser("keys", help="API keys for the gate service")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
     create = ksub.add_parser("create", help="create a key and print it (once)")
-    create.add_argument("--role", choices=["admin", "gate", "viewer"], required=True)
-    create.add_argument("--name", help="a unique name; a gate key's name is the gate id in access events")
+    create.add_argument("--role", choices=ROLES, required=True)
+    create.add_argument("--name", help="a unique name for the key")
+    create.add_argument(
+        "--gate",
+        help="the gate whose access events this key's identifications make; several keys may share one gate "
+        "(admin and gate keys; default: the key's name)",
+    )
     add_db_option(create)
     listing = ksub.add_parser("list", help="list keys (never the keys themselves)")
     add_db_option(listing)

@@ -5,7 +5,7 @@ from facegate.gallery.repository import ConflictError, Gallery, NotFoundError
 
 
 def open_gallery(url: str | None = None) -> Gallery:
-    """The gallery at `url` (default: SQLite at $FACEGATE_HOME/gallery.db), its schema migrated to the latest."""
+    """The gallery at `url` (default: SQLite gallery.db in the data folder), its schema migrated to the latest."""
     engine = open_engine(url)
     migrate(engine)
     return Gallery(engine)

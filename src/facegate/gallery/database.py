@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,9 @@ from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 from facegate import settings
 from facegate.errors import FaceGateError
 from facegate.extras import require
-from facegate.models import cache_dir
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 class DatabaseError(FaceGateError):
@@ -25,8 +26,32 @@ class DatabaseError(FaceGateError):
 
 
 def default_url() -> str:
-    """The gallery when none is named: $FACEGATE_DB, else SQLite at $FACEGATE_HOME/gallery.db."""
-    return settings.current().db or f"sqlite:///{cache_dir() / 'gallery.db'}"
+    """The gallery when none is named: $FACEGATE_DB, else SQLite at gallery.db in the data folder."""
+    return settings.current().db or f"sqlite:///{default_gallery_file()}"
+
+
+def default_gallery_file() -> Path:
+    """gallery.db in the data folder ($FACEGATE_DATA). Galleries used to live in the model cache, which cache
+    cleaners empty: one still there, with none in the data folder, is used where it is (never moved behind the
+    back of a server that may have it open), with a notice saying how to move it."""
+    now = settings.current()
+    new, old = now.data / "gallery.db", now.home / "gallery.db"
+    if new.exists() or not old.exists():
+        return new
+    if old not in _told:
+        _told.add(old)
+        log.warning(
+            "using the gallery at its old place %s, in the model cache, which cache cleaners may empty; with no "
+            "server running, move it to the data folder: mkdir -p %s && mv %s* %s/ (or set FACEGATE_DB)",
+            old,
+            now.data,
+            old,
+            now.data,
+        )
+    return old
+
+
+_told: set[Path] = set()  # old galleries already announced (once per process)
 
 
 def normalise_url(url: str | None) -> str:
@@ -51,12 +76,20 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_file(url: str | None = None) -> Path | None:
+    """The file of a SQLite gallery at `url` (see normalise_url); None for a server database or one in memory."""
+    sa_url = make_url(normalise_url(url))
+    if sa_url.get_backend_name() != "sqlite" or not sa_url.database or sa_url.database == ":memory:":
+        return None
+    return Path(sa_url.database)
+
+
 def open_engine(url: str | None = None) -> Engine:
     """An engine for the gallery at `url` (see normalise_url); the SQLite folder is created when missing."""
     sa_url = make_url(normalise_url(url))
     if sa_url.get_backend_name() == "sqlite":
-        if sa_url.database and sa_url.database != ":memory:":
-            Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+        if (path := sqlite_file(url)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(sa_url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         # BEGIN IMMEDIATE: a writer waits for the lock up front instead of failing when it upgrades a read lock

@@ -77,7 +77,8 @@ class Sample(Base):
 
 
 class Event(Base):
-    """One identified face at a gate. person_id is a bare id (no foreign key): it outlives the person."""
+    """One passage of a face at a gate: first seen (`time`), last seen, the best score and its face's snapshot (JPEG
+    of the aligned crop). person_id is a bare id (no foreign key): it outlives the person."""
 
     __tablename__ = "events"
     __table_args__ = NEVER_REUSE_IDS
@@ -89,6 +90,9 @@ class Event(Base):
     decision: Mapped[str] = mapped_column(String(16), index=True)
     score: Mapped[float] = mapped_column(Float)
     distance: Mapped[float | None] = mapped_column(Float)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: a single sighting (events before 0005)
+    frames: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # frames the face was seen in
+    snapshot: Mapped[bytes | None] = mapped_column(LargeBinary)  # the passage's best view of the face
 
 
 class ApiKey(Base):
@@ -102,6 +106,7 @@ class ApiKey(Base):
     role: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
+    gate: Mapped[str | None] = mapped_column(String(200))  # the gate its events name (None: the key's name)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -19,7 +19,7 @@ def list_keys(svc: ServiceDep, _: AdminKey) -> list[KeyOut]:
 
 @router.post("/keys", response_model=NewKeyOut, status_code=201)
 def new_key(body: KeyIn, svc: ServiceDep, _: AdminKey) -> NewKeyOut:
-    key, info = auth.create_key(svc.gallery, body.role, body.name)
+    key, info = auth.create_key(svc.gallery, body.role, body.name, body.gate)
     return NewKeyOut(key=key, **asdict(info))
 
 

@@ -31,7 +31,9 @@ def identify(
     ] = False,
 ) -> IdentifyOut:
     """Every face in the image: box, person or "unknown", score and decision (and age and gender when asked).
-    Writes one access event per face, with the key's name as the gate id."""
+    The key's gate follows faces from frame to frame: a face's access event is its passage's, written when the face
+    comes into view and updated while it stays (last seen, frames, best score; unknown becomes a match once the
+    face is named); a face out of view longer than FACEGATE_PASSAGE_S seconds makes a new one."""
     with svc.work.slot():
         found = svc.fg.represent(decode_upload(image, svc.settings, PixelBudget(svc.settings.max_request_pixels)))
         estimates = svc.fg.attributes_of(found) if attributes and found else [None] * len(found)
@@ -44,7 +46,7 @@ def identify(
         _face_out(f, d, person_id, names.get(person_id) if person_id is not None else None, a)
         for f, d, person_id, a in zip(found, decisions, ids, estimates)
     ]
-    event_ids = svc.gallery.add_events(key.name, [(f.person_id, f.decision, f.score, f.distance) for f in faces])
+    event_ids = svc.passages.observe(key.gate_name, found)
     return IdentifyOut(faces=faces, gallery_revision=fitted.revision, identifier=fitted.kind, event_ids=event_ids)
 
 
@@ -75,8 +77,8 @@ def verify(
     person_id: PersonForm = None,
 ) -> VerifyOut:
     """The largest face of `image` against the largest face of `other`, or against the nearest enrolled sample
-    of `person_id` (give exactly one of the two). Writes an access event like /identify, with the key's name as the
-    gate id. A failed person check gives no distance: it reads the same whether or not the id exists."""
+    of `person_id` (give exactly one of the two). Writes one access event at the key's gate for each check. A
+    failed person check gives no distance: it reads the same whether or not the id exists."""
     if (other is None) == (person_id is None):
         raise HTTPException(422, "give either another image (`other`) or a `person_id`, not both or neither")
     budget = PixelBudget(svc.settings.max_request_pixels)
@@ -90,7 +92,7 @@ def verify(
     threshold = svc.fg.threshold  # the operating point's 1:1 distance, for a photo or a person's nearest sample
     same = distance is not None and distance <= threshold
     score = round(similarity(distance), 4) if distance is not None else 0.0
-    svc.gallery.add_events(key.name, [(claimed, "match" if same else "unknown", score, distance)])
+    svc.gallery.add_events(key.gate_name, [(claimed, "match" if same else "unknown", score, distance)])
     shown = distance if same or person_id is None else None
     return VerifyOut(
         same=same,
