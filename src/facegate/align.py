@@ -37,14 +37,18 @@ def crop_matrix(face: Face) -> np.ndarray:
     return np.array([[sx, 0, SIZE / 2 - sx * cx], [0, sy, SIZE / 2 - sy * cy]], dtype=np.float64)
 
 
+def landmark_matrix(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray | None:
+    """2×3 similarity matrix (least squares) taking 5 landmarks onto a template; None when they are degenerate."""
+    matrix, _ = cv2.estimateAffinePartial2D(landmarks.astype(np.float32), template, method=cv2.LMEDS)
+    return matrix
+
+
 def warp_matrix(face: Face) -> np.ndarray:
     """2×3 similarity matrix (least squares) taking the face's 5 landmarks onto TEMPLATE."""
     if face.landmarks is None:
         raise ValueError("warp alignment needs landmarks; use alignment='crop' for detectors without them")
-    matrix, _ = cv2.estimateAffinePartial2D(face.landmarks.astype(np.float32), TEMPLATE, method=cv2.LMEDS)
-    if matrix is None:  # degenerate landmarks: fall back to the plain crop
-        return crop_matrix(face)
-    return matrix
+    matrix = landmark_matrix(face.landmarks, TEMPLATE)
+    return crop_matrix(face) if matrix is None else matrix  # degenerate landmarks: fall back to the plain crop
 
 
 def align(image: np.ndarray, faces: list[Face], alignment: Alignment = "warp") -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 
 from facegate import settings
 from facegate.align import Alignment, align
+from facegate.crops import WHOLE_FACE_SCORE, looks_like_crop, whole_image_face
 from facegate.detect.base import Detector, Face
 from facegate.embed import MODEL_DIMS, Embedder, EmbeddingModel
 from facegate.errors import FaceCountError
@@ -64,6 +65,9 @@ class FaceGate:
         both networks' time); embeddings of different models never compare.
     attributes: also estimate each face's age and gender (FaceEmbedding.attributes) with the VGGFace2-trained
         network: free with model="vggface2", one more pass (about half FaceNet's cost) with FaceNet.
+    aligned: whether images are pre-aligned face crops (112×112 ArcFace or 160×160 FaceNet layout, see
+        facegate.crops): True takes every whole image as one face; None (default) does so only when the detector
+        finds no face in a small, square image that MTCNN's R-Net and O-Net call a face; False never.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class FaceGate:
         precision: Precision = "fp32",
         model: EmbeddingModel = "facenet",
         attributes: bool = False,
+        aligned: bool | None = None,
     ) -> None:
         if detector not in ("mtcnn", "haar"):
             raise ValueError(f"unknown detector {detector!r}; choose 'mtcnn' or 'haar'")
@@ -99,6 +104,7 @@ class FaceGate:
         self.batch_size = batch_size
         self.threads = threads
         self.precision: Precision = precision
+        self.aligned = aligned
 
     @cached_property
     def models(self) -> ModelFiles:
@@ -147,13 +153,26 @@ class FaceGate:
         return Embedder(model, batch_size=self.batch_size, threads=self.threads)
 
     def detect(self, image: ImageInput) -> list[Face]:
-        """Faces in the image, largest first; an image without faces gives an empty list."""
-        return self.detector.detect(load_image(image))
+        """Faces in the image, largest first (a pre-aligned crop is one face: see `aligned`); none gives []."""
+        return self.find_faces(load_image(image))
+
+    def find_faces(self, pixels: np.ndarray) -> list[Face]:
+        """The detector's faces of an RGB image, or the whole image as one face when it is a pre-aligned crop."""
+        if self.aligned:
+            return [whole_image_face(pixels)]
+        faces = self.detector.detect(pixels)
+        if faces or self.aligned is False or self.detector_name != "mtcnn" or not looks_like_crop(pixels):
+            return faces
+        from facegate.detect.mtcnn import MTCNNDetector
+
+        assert isinstance(self.detector, MTCNNDetector)
+        score = self.detector.whole_image_score(pixels)
+        return [whole_image_face(pixels, score)] if score >= WHOLE_FACE_SCORE else []
 
     def represent(self, image: ImageInput, faces: list[Face] | None = None) -> list[FaceEmbedding]:
         """Every face (or the given ones) with its aligned crop and embedding, largest first."""
         pixels = load_image(image)
-        faces = self.detector.detect(pixels) if faces is None else faces
+        faces = self.find_faces(pixels) if faces is None else faces
         crops = align(pixels, faces, self.alignment)
         embeddings, attributes = self._embed(crops)
         return [FaceEmbedding(*row) for row in zip(faces, crops, embeddings, attributes)]
@@ -183,7 +202,7 @@ class FaceGate:
         """Every face of the image, largest first, with its estimated age and gender (whatever the pipeline's
         `attributes` setting; see the README for how accurate they are)."""
         pixels = load_image(image)
-        faces = self.detector.detect(pixels)
+        faces = self.find_faces(pixels)
         crops = align(pixels, faces, self.alignment)
         return list(zip(faces, self.faceres.attributes(crops))) if faces else []
 

@@ -36,6 +36,18 @@ def add_detection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alignment", choices=["warp", "crop"], default="warp")
 
 
+def add_aligned_option(p: argparse.ArgumentParser) -> None:
+    """--aligned: every photo is a pre-aligned face crop (without it, small square crops are recognised anyway)."""
+    p.add_argument(
+        "--aligned",
+        action="store_const",
+        const=True,
+        help="the photos are pre-aligned face crops (112×112 ArcFace or 160×160 FaceNet layout): take each whole "
+        "image as the face (default: only where the detector finds no face in a small, square image that looks "
+        "like one)",
+    )
+
+
 def rate(text: str) -> float:
     """An argparse type: a rate strictly between 0 and 1 (0.001 or 1e-3)."""
     try:
@@ -157,6 +169,7 @@ def facegate_from(args: argparse.Namespace, model: EmbeddingModel | None = None)
         threshold=getattr(args, "threshold", None),
         model=getattr(args, "model", None) or model or "facenet",
         attributes=getattr(args, "attributes", False),
+        aligned=getattr(args, "aligned", None),
     )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from facegate.cli.common import (
     Subparsers,
+    add_aligned_option,
     add_attributes_option,
     add_detection_options,
     add_model_option,
@@ -29,7 +30,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
         check_picture_path(args.draw)  # before any work: a bad --draw path is the user's first answer
     image = load_image(args.image)
     fg = facegate_from(args)
-    found = fg.attributes(image) if args.attributes else [(f, None) for f in fg.detector.detect(image)]
+    found = fg.attributes(image) if args.attributes else [(f, None) for f in fg.find_faces(image)]
     faces = [f for f, _ in found]
     rows = [f.to_dict() | (a.to_dict() if a else {}) for f, a in found]
     if args.json:
@@ -118,6 +119,7 @@ def register(sub: Subparsers) -> None:
     detect.add_argument("image", type=Path)
     add_detection_options(detect)
     add_attributes_option(detect)
+    add_aligned_option(detect)
     detect.add_argument("--json", action="store_true")
     detect.add_argument("--draw", type=Path, metavar="OUT.png", help="write the image with boxes and landmarks")
     detect.set_defaults(handler=cmd_detect)
@@ -128,6 +130,7 @@ def register(sub: Subparsers) -> None:
     add_detection_options(embed)
     add_precision_option(embed)
     add_model_option(embed)
+    add_aligned_option(embed)
     embed.set_defaults(handler=cmd_embed)
 
     verify = sub.add_parser("verify", help="are the largest faces of A and B the same person? (exit 0 yes, 1 no)")
@@ -138,6 +141,7 @@ def register(sub: Subparsers) -> None:
     add_detection_options(verify)
     add_precision_option(verify)
     add_model_option(verify)
+    add_aligned_option(verify)
     verify.set_defaults(handler=cmd_verify)
 
     demo = sub.add_parser("demo", help="enroll the 5-celebrity train photos, identify the val photos")

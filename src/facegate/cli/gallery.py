@@ -18,6 +18,7 @@ import numpy as np
 
 from facegate.cli.common import (
     Subparsers,
+    add_aligned_option,
     add_attributes_option,
     add_db_option,
     add_model_option,
@@ -48,7 +49,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     not_photos: list[Path] = []
     photos = person_photos(args.folder, not_photos)
     gallery = open_cli_gallery(args, creates=True)
-    fg = FaceGate(model=enroll_model(gallery, args.model))
+    fg = FaceGate(model=enroll_model(gallery, args.model), aligned=args.aligned)
     lookalikes = None if args.allow_lookalike else GalleryVectorIndex(gallery)
     results: dict[str, list[tuple[Path, EnrollResult]]] = {}
     with tqdm(total=sum(len(p) for p in photos.values()), desc="enrolling", unit="photo") as bar:
@@ -197,7 +198,9 @@ def cmd_identify(args: argparse.Namespace) -> int:
     identifier = GalleryIdentifier(open_cli_gallery(args), fpir)
     fitted = identifier.current()
     threshold = None if fitted.threshold is None else round(fitted.threshold, 3)
-    fg = FaceGate(fpir=fpir, model=enroll_model(identifier.gallery, None), attributes=args.attributes)
+    fg = FaceGate(
+        fpir=fpir, model=enroll_model(identifier.gallery, None), attributes=args.attributes, aligned=args.aligned
+    )
     photos = identify_photos(fg, identifier, photos_from(args.images))
     if args.json:
         point = {"fpir": fpir, "threshold": threshold}
@@ -363,6 +366,7 @@ def register(subparsers: Subparsers) -> None:
         help="smallest face side accepted, in pixels (default: $FACEGATE_ENROLL_MIN_FACE, else 40)",
     )
     add_model_option(enroll, gallery=True)
+    add_aligned_option(enroll)
     add_db_option(enroll)
     people = subparsers.add_parser(
         "people",
@@ -393,6 +397,7 @@ def register(subparsers: Subparsers) -> None:
     output.add_argument("--csv", action="store_true", help="one CSV row per face")
     add_operating_point_options(identify)
     add_attributes_option(identify)
+    add_aligned_option(identify)
     add_db_option(identify)
     search = subparsers.add_parser(
         "search", help="the enrolled samples (or an archive's faces) most like each face in the photo"

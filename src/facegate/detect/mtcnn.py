@@ -195,6 +195,15 @@ class MTCNNDetector:
             landmarks = squares[:, None, 0:2] + np.stack([rel[:, :5], rel[:, 5:]], axis=2) * wh
         return refined, landmarks
 
+    def whole_image_score(self, image: np.ndarray) -> float:
+        """How surely the whole image is one face (a pre-aligned crop): the lower of R-Net's and O-Net's face
+        probabilities for the image as a box."""
+        box = np.array([[0, 0, image.shape[1], image.shape[0]]], np.float32)
+        nets = ((self._rnet, 24), (self._onet, 48))
+        return min(
+            float(net.run(None, {"image": normalise(crop_patches(image, box, size))})[0][0, 0]) for net, size in nets
+        )
+
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 image, largest first, each with 5 landmarks."""
         boxes = self._stage1(image)
