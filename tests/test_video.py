@@ -19,6 +19,7 @@ from facegate.match.decision import UNKNOWN
 from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.models import ensure_models
 from facegate.pipeline import FaceGate
+from facegate.video import DEFAULT_RETRIES
 from facegate.video.reader import VideoFile
 from facegate.video.recognizer import LabelledFace, VideoRecognizer
 from facegate.video.tracking import Track
@@ -357,6 +358,43 @@ def test_watch_command_on_a_file_prints_events_and_ends(
     assert "no such video file" in capsys.readouterr().err
 
 
+def test_watch_gives_up_by_default_and_says_why() -> None:
+    camera = FakeCamera([None] * (DEFAULT_RETRIES + 2))
+    sleeps: list[float] = []
+    watcher = Watcher(
+        VideoRecognizer(FaceGate(), NearestNeighbourIdentifier()), print, open_capture=camera, sleep=sleeps.append
+    )
+    with pytest.raises(VideoError, match=f"cannot open the video source \\(gave up after {DEFAULT_RETRIES + 1} "):
+        watcher.run(0)
+    assert len(camera.opened) == DEFAULT_RETRIES + 1 and len(sleeps) == DEFAULT_RETRIES
+    assert 120 < sum(sleeps) < 300  # minutes, not forever: a service manager restarts it or raises the alarm
+
+
+def test_watch_gives_up_on_a_source_that_opens_but_sends_nothing() -> None:
+    camera = FakeCamera([[], [], [], []])  # each session opens, then read() fails at once
+    lines: list[str] = []
+    recognizer = VideoRecognizer(FaceGate(), NearestNeighbourIdentifier())
+    watcher = Watcher(recognizer, print, open_capture=camera, retries=2, sleep=lambda _: None, status=lines.append)
+    with pytest.raises(VideoError, match="sends no frames \\(gave up after 3 attempts in a row; --retries"):
+        watcher.run("rtsp://127.0.0.1:8554/gate")
+    assert (
+        len(camera.opened) == 3 and lines[0] == "rtsp://127.0.0.1:8554/gate opened but sent no frame; retrying in 0.5 s"
+    )
+
+
+def test_watch_command_without_a_camera_gives_up_and_says_why(
+    one_photo_gallery: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no camera 9 here: OpenCV cannot open it, so watch retries once (0.5 s) and gives up
+    assert main(["watch", "9", "--gallery", str(one_photo_gallery), "--retries", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open 9; retrying in 0.5 s" in err
+    assert "error: 9: cannot open the video source (gave up after 2 attempts in a row; --retries sets how many)" in err
+    with pytest.raises(SystemExit):
+        main(["watch", "9", "--gallery", str(one_photo_gallery), "--retries", "often"])
+    assert "expected a whole number ≥ 0 or 'forever'" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_watch_with_the_gallery_database_names_people_and_stores_access_events(
     workdir: Path, short_video: Path, gallery: tuple[FaceGate, FolderGallery], capsys: pytest.CaptureFixture[str]
@@ -382,9 +420,15 @@ def test_watch_with_the_gallery_database_names_people_and_stores_access_events(
     assert all(e.decision == "match" and 0 < e.score <= 1 for e in events)
 
 
-def test_video_with_an_empty_gallery_database_is_a_clear_error(
+def test_video_with_an_empty_or_missing_gallery_database_is_a_clear_error(
     workdir: Path, short_video: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from facegate.gallery import open_gallery
+
+    missing = workdir / "no_gallery.db"
+    assert main(["video", str(short_video), "--out", str(workdir / "never.mp4"), "--db", str(missing)]) == 2
+    assert f"there is no gallery at {missing}" in capsys.readouterr().err and not missing.exists()
     url = f"sqlite:///{workdir / 'empty_gallery.db'}"
+    open_gallery(url)
     assert main(["video", str(short_video), "--out", str(workdir / "never.mp4"), "--db", url]) == 2
     assert "nobody is enrolled" in capsys.readouterr().err

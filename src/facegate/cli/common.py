@@ -125,7 +125,7 @@ def open_cli_gallery(args: argparse.Namespace, creates: bool = False) -> Gallery
 
     path = sqlite_file(args.db)
     if path is not None and not path.exists():
-        if not (creates or args.create):
+        if not (creates or getattr(args, "create", False)):  # `video` and `watch` have no --create
             raise DatabaseError(
                 f"there is no gallery at {path}: check --db (or FACEGATE_DB), or enroll people (facegate enroll) or "
                 "create an API key (facegate keys create) first; --create starts an empty one"

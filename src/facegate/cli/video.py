@@ -16,12 +16,14 @@ from facegate.cli.common import (
     Subparsers,
     add_detection_options,
     add_operating_point_options,
+    open_cli_gallery,
     operating_fpir,
     positive_int,
     say,
 )
 from facegate.errors import VideoError
 from facegate.extras import require
+from facegate.video import DEFAULT_RETRIES
 
 if TYPE_CHECKING:
     from facegate.match.decision import Identifier
@@ -37,7 +39,7 @@ def _recognizer(args: argparse.Namespace) -> VideoRecognizer:
     fg = FaceGate(detector=args.detector, min_face=args.min_face, alignment=args.alignment)
     fpir = operating_fpir(args)
     identifier = (
-        _database_identifier(args.db, fpir) if args.db else _folder_identifier(fg, args.gallery, fpir, args.threshold)
+        _database_identifier(args, fpir) if args.db else _folder_identifier(fg, args.gallery, fpir, args.threshold)
     )
     say(
         f"unknown beyond distance {identifier.distance_threshold_:.3f} "
@@ -62,12 +64,13 @@ def _folder_identifier(fg: FaceGate, folder: Path, fpir: float, threshold: float
     return NearestNeighbourIdentifier(fpir=fpir, threshold=threshold).fit(gallery.embeddings, gallery.labels)
 
 
-def _database_identifier(url: str, fpir: float) -> Identifier:
-    """The gallery database's identifier (calibrated open set, as the gate service uses), answering names."""
-    from facegate.gallery import open_gallery
+def _database_identifier(args: argparse.Namespace, fpir: float) -> Identifier:
+    """The identifier of the gallery database --db names (calibrated open set, as the gate service uses), answering
+    names; a SQLite file that does not exist is an error, not a new empty gallery."""
     from facegate.gallery.identify import build_identifier
 
-    gallery = open_gallery(url)
+    url = args.db
+    gallery = open_cli_gallery(args)
     data = gallery.training_set()
     if not len(data.embeddings):
         raise VideoError(f"nobody is enrolled in the gallery at {url}; run `facegate enroll DIR --db {url}` first")
@@ -196,6 +199,15 @@ def _event_store(url: str, gate: str) -> Callable[[dict[str, Any]], None]:
     return store
 
 
+def retry_count(text: str) -> int | None:
+    """An argparse type: a whole number ≥ 0, or 'forever' (None: never give up)."""
+    if text == "forever":
+        return None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0 or 'forever', got {text!r}")
+    return int(text)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     known = p.add_mutually_exclusive_group(required=True)
     known.add_argument(
@@ -245,9 +257,11 @@ def register(sub: Subparsers) -> None:
     watch.add_argument("--show", action="store_true", help="show the annotated picture in a window ('q' stops)")
     watch.add_argument(
         "--retries",
-        type=positive_int,
+        type=retry_count,
+        default=DEFAULT_RETRIES,
         metavar="N",
-        help="give up after N failed reconnections in a row (default: keep trying)",
+        help=f"give up, saying why, after N attempts in a row that bring no frame (the source does not open, or "
+        f"sends nothing), waiting 0.5, 1, 2 … 30 s between them; 'forever' never gives up (default {DEFAULT_RETRIES})",
     )
     watch.add_argument("--gate", default="watch", help="gate name of the access events stored with --db")
     _common(watch)

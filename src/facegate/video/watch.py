@@ -2,7 +2,8 @@
 
 An event is reported once per track, as soon as it has `confirm_faces` embedded faces; shorter tracks are mostly
 false detections and are not reported. A live source that fails to open or stops delivering frames is reopened with
-exponential back-off.
+exponential back-off; after `retries` attempts in a row that gave no frame (10 by default, about 2.5 minutes) watch
+gives up and says why, so that a service manager can restart it or raise the alarm.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import cv2
 
 from facegate.errors import VideoError
+from facegate.video import DEFAULT_RETRIES
 from facegate.video.reader import CaptureFactory
 from facegate.video.recognizer import VideoRecognizer, draw_labels
 from facegate.video.tracking import Track
@@ -84,7 +86,8 @@ class WatchSummary:
 class Watcher:
     """Run a VideoRecognizer over a live source and hand each access event to `on_event` as it happens.
 
-    retries: consecutive failed (re)connections tolerated before giving up (None: keep trying forever).
+    retries: attempts in a row that give no frame (the source does not open, or opens and sends nothing) tolerated
+    before giving up with a VideoError that says why (None: keep trying forever).
     status: receives one line per connection problem.
     """
 
@@ -93,7 +96,7 @@ class Watcher:
         recognizer: VideoRecognizer,
         on_event: Callable[[dict[str, Any]], None],
         open_capture: CaptureFactory = cv2.VideoCapture,
-        retries: int | None = None,
+        retries: int | None = DEFAULT_RETRIES,
         backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
         confirm_faces: int = 3,
@@ -111,6 +114,7 @@ class Watcher:
         self.status = status
         self.summary = WatchSummary()
         self._reported: set[int] = set()
+        self._failures = 0  # attempts in a row that gave no frame
 
     def _report(self, track: Track) -> None:
         """Hand the track to `on_event` once, when it has enough embedded faces."""
@@ -123,18 +127,21 @@ class Watcher:
 
     def _connect(self, source: int | str) -> Any:
         """An opened capture, after as many back-off waits as it takes (VideoError after `retries`)."""
-        failures = 0
         while True:
             capture = self.open_capture(source)
             if capture.isOpened():
                 return capture
             capture.release()
-            failures += 1
-            if self.retries is not None and failures > self.retries:
-                raise VideoError(f"{source}: cannot open the video source (gave up after {failures} attempts)")
-            delay = self.backoff.next()
-            self.status(f"cannot open {source}; retrying in {delay:g} s")
-            self.sleep(delay)
+            self._failed(f"cannot open {source}", f"{source}: cannot open the video source")
+
+    def _failed(self, what: str, why: str) -> None:
+        """One more attempt without a frame: wait the back-off and say so, or give up (VideoError) past `retries`."""
+        self._failures += 1
+        if self.retries is not None and self._failures > self.retries:
+            raise VideoError(f"{why} (gave up after {self._failures} attempts in a row; --retries sets how many)")
+        delay = self.backoff.next()
+        self.status(f"{what}; retrying in {delay:g} s")
+        self.sleep(delay)
 
     def run(self, source: int | str) -> WatchSummary:
         """Watch until the source ends (files), retries run out, or Ctrl-C / 'q' in the window."""
@@ -146,19 +153,18 @@ class Watcher:
                 capture = self._connect(source)
                 if live:
                     capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # keep the newest frame, not a backlog
-                while True:
-                    ok, bgr = capture.read()
-                    if not ok or bgr is None:
-                        break
-                    self.backoff.reset()
-                    if self._step(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)):
-                        return self.summary
+                frames = self.summary.frames
+                if self._read(capture):
+                    return self.summary
                 capture.release()
                 capture = None
                 self.recognizer.close()  # a dropped source breaks every track
                 if not live:
                     return self.summary
                 self.summary.reconnects += 1
+                if self.summary.frames == frames:
+                    self._failed(f"{source} opened but sent no frame", f"{source}: the video source sends no frames")
+                    continue
                 delay = self.backoff.next()
                 self.status(f"{source} stopped sending frames; reconnecting in {delay:g} s")
                 self.sleep(delay)
@@ -170,6 +176,17 @@ class Watcher:
                 capture.release()
             if self.show:
                 cv2.destroyAllWindows()
+
+    def _read(self, capture: Any) -> bool:
+        """Process the capture's frames until it stops sending; True when the user asked to stop."""
+        while True:
+            ok, bgr = capture.read()
+            if not ok or bgr is None:
+                return False
+            self.backoff.reset()
+            self._failures = 0
+            if self._step(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)):
+                return True
 
     def _step(self, rgb: Any) -> bool:
         """Process one frame; True when the user asked to stop (key 'q' in the window)."""
