@@ -7,12 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from alembic import command
+from alembic.config import Config
 from fastapi.testclient import TestClient
 from PIL import Image
 from service_fixtures import PER_PERSON, enroll_all, wait_fitted
@@ -20,7 +23,8 @@ from service_fixtures import PER_PERSON, enroll_all, wait_fitted
 from facegate import FaceGate
 from facegate.api.app import Settings, create_app
 from facegate.api.auth import create_key
-from facegate.gallery import open_gallery
+from facegate.gallery import open_engine, open_gallery
+from facegate.gallery.database import MIGRATIONS
 
 EXPIRY_S = 5
 FPS = 5  # a browser's live view sends a few frames a second
@@ -189,3 +193,34 @@ def test_keys_belong_to_gates(gate_service: tuple) -> None:
     assert made.status_code == 201 and made.json()["gate"] == "lobby"
     assert client.post("/keys", json={"role": "viewer", "gate": "lobby"}).status_code == 409
     assert {k["name"]: k["gate"] for k in client.get("/keys").json()}["north-1"] == "north entrance"
+
+
+def test_events_and_keys_from_before_passages_migrate(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with open_engine(str(db)).begin() as connection:  # a gallery as it was before passages and gates
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO events (time, gate, person_id, decision, score, distance) "
+            "VALUES ('2026-01-01 08:00:00', 'door-7', NULL, 'unknown', 0.1, NULL)"
+        )
+        conn.execute(
+            "INSERT INTO api_keys (name, role, key_hash, prefix, created_at) "
+            "VALUES ('door-7', 'gate', 'h', 'fg_x', '2026-01-01 00:00:00')"
+        )
+    gallery = open_gallery(str(db))
+    (event,) = gallery.events()
+    assert event.last_seen == event.time == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    assert (event.frames, event.snapshot, event.gate) == (1, False, "door-7")
+    (key,) = gallery.keys()
+    assert key.gate is None and key.gate_name == "door-7"  # a key made before gates records at its name, as it did
+    with open_engine(str(db)).begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT gate FROM events").fetchall() == [("door-7",)]
+        tables = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+    assert "AUTOINCREMENT" in tables["events"] and "AUTOINCREMENT" in tables["api_keys"]  # ids still never reused
