@@ -1,24 +1,30 @@
 """Load any supported image input into an RGB uint8 array, refusing bad input with a clear ImageError.
 
-Accepts a path, raw bytes, a numpy array (H×W, H×W×3 RGB or H×W×4 RGBA) or a PIL image. EXIF orientation is
-honoured; images whose header claims more than `MAX_PIXELS` pixels are refused before any pixel is decoded.
+Accepts a path, raw bytes, a numpy array (H×W, H×W×3 RGB or H×W×4 RGBA) or a PIL image, in any format Pillow reads,
+and HEIC/HEIF (iPhone photos, through pillow-heif). EXIF orientation is honoured. A JPEG of more than `MAX_PIXELS`
+pixels (a 36-50 Mpx phone photo) is decoded at 1/2, 1/4 or 1/8 scale, the largest that fits, so its full size is
+never held in memory; any other image whose header claims more is refused before any pixel is decoded.
 """
 
 from __future__ import annotations
 
 import io
 import os
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from facegate.errors import ImageError
 
-MAX_PIXELS = 50_000_000  # ~7000×7000; a decompression bomb is refused from its header
+MAX_PIXELS = 25_000_000  # pixels decoded at most (~5000×5000); a decompression bomb is refused from its header
 MIN_SIDE = 2
+JPEG_SCALES = (2, 4, 8)  # the reductions libjpeg decodes at directly (Image.draft)
 # File types treated as photos when a folder is scanned (enrollment, galleries, archives, datasets).
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".heic", ".heif"})
+# ISO base media brands of HEIF stills (bytes 8-12 of the file, after the `ftyp` box's size and type)
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
 
 ImageInput = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray | Image.Image
 
@@ -41,11 +47,37 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _from_pil(img: Image.Image, name: str) -> np.ndarray:
-    w, h = img.size
-    if w * h > MAX_PIXELS:
-        raise ImageError(f"{name}: {w}×{h} pixels exceeds the limit of {MAX_PIXELS:,}")
+def decode_scale(img: Image.Image, max_pixels: int = MAX_PIXELS) -> int | None:
+    """The reduction an image is decoded at within `max_pixels`: 1 (its own size), or for a larger JPEG the least of
+    libjpeg's 2, 4 and 8 that fits; None when none fits (the image must be refused)."""
+    width, height = img.size
+    if width * height <= max_pixels:
+        return 1
+    if not isinstance(img, JpegImagePlugin.JpegImageFile):
+        return None
+    return next((s for s in JPEG_SCALES if -(-width // s) * -(-height // s) <= max_pixels), None)
+
+
+def decoded_size(img: Image.Image, max_pixels: int = MAX_PIXELS) -> tuple[int, int] | None:
+    """The width and height the image is decoded at within `max_pixels` (libjpeg rounds up); None: refused."""
+    scale = decode_scale(img, max_pixels)
+    return None if scale is None else (-(-img.width // scale), -(-img.height // scale))
+
+
+def too_large(img: Image.Image, name: str, max_pixels: int) -> str:
+    """Why an image that `decoded_size` cannot fit is refused."""
+    width, height = img.size
+    how = "even at 1/8 scale" if isinstance(img, JpegImagePlugin.JpegImageFile) else "(only JPEGs are reduced)"
+    return f"{name}: {width}×{height} pixels exceeds the limit of {max_pixels:,} {how}"
+
+
+def _from_pil(img: Image.Image, name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    scale = decode_scale(img, max_pixels)
+    if scale is None:
+        raise ImageError(too_large(img, name, max_pixels))
     try:
+        if scale > 1:  # libjpeg decodes straight at the reduced scale (draft takes the scale that fits this size)
+            img.draft("RGB", (img.width // scale, img.height // scale))
         img = ImageOps.exif_transpose(img)
         if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")
@@ -56,9 +88,24 @@ def _from_pil(img: Image.Image, name: str) -> np.ndarray:
         raise ImageError(f"{name}: image data is truncated or corrupt ({exc})") from exc
 
 
+@cache
+def _read_heif() -> None:
+    """Teach Pillow HEIC/HEIF (once, on the first such file: pillow-heif takes ~0.4 s to load)."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def _prepare_for(head: bytes) -> None:
+    """Load the reader a file's first bytes call for, where Pillow has none of its own."""
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        _read_heif()
+
+
 def open_image(data: bytes, name: str) -> Image.Image:
     """The image with only its header read (no pixel decoded), or ImageError. Pillow's own decompression-bomb guard
     stays on: a header past twice its limit is refused here, with the same message as FaceGate's lower limit."""
+    _prepare_for(data[:16])
     try:
         return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
@@ -70,12 +117,13 @@ def open_image(data: bytes, name: str) -> Image.Image:
         raise ImageError(f"{name}: not an image file (or a format FaceGate cannot read)") from exc
 
 
-def load_image(source: ImageInput) -> np.ndarray:
-    """Return the image as a contiguous H×W×3 RGB uint8 array, or raise ImageError saying why not."""
+def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Return the image as a contiguous H×W×3 RGB uint8 array, or raise ImageError saying why not; an encoded JPEG
+    over `max_pixels` comes out reduced (see `decoded_size`)."""
     if isinstance(source, np.ndarray):
         arr = _from_array(source)
     elif isinstance(source, Image.Image):
-        arr = _from_pil(source, "image")
+        arr = _from_pil(source, "image", max_pixels)
     elif isinstance(source, (bytes, bytearray, memoryview, str, os.PathLike)):
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
@@ -89,7 +137,7 @@ def load_image(source: ImageInput) -> np.ndarray:
             name, data = "image bytes", bytes(source)
         if not data:
             raise ImageError(f"{name}: empty file")
-        arr = _from_pil(open_image(data, name), name)
+        arr = _from_pil(open_image(data, name), name, max_pixels)
     else:
         raise ImageError(
             f"unsupported image input of type {type(source).__name__}; "
@@ -117,6 +165,8 @@ def is_photo(path: Path) -> bool:
     """Whether a file holds a picture Pillow can read, judged by its content (its header), not its name: web
     downloads are called `photo.png?w=740`, cameras write `.JPG`."""
     try:
+        with path.open("rb") as file:
+            _prepare_for(file.read(16))
         with Image.open(path):
             return True
     except Image.DecompressionBombError:  # a picture, too big to decode: load_image says so when it is used

@@ -7,7 +7,7 @@ from facegate.api.state import Settings
 from facegate.api.work import PixelBudget
 from facegate.errors import ImageError
 from facegate.gallery.text import safe_filename
-from facegate.imageio import load_image, open_image
+from facegate.imageio import decoded_size, load_image, open_image, too_large
 
 
 def read_upload(upload: UploadFile, settings: Settings) -> bytes:
@@ -22,13 +22,13 @@ def read_upload(upload: UploadFile, settings: Settings) -> bytes:
 
 
 def check_pixels(data: bytes, name: str, settings: Settings, budget: PixelBudget) -> None:
-    """413 when the image header claims more pixels than one image or the request's budget allows (nothing is
-    decoded)."""
+    """413 when the image would decode at more pixels than one image or the request's budget allows (nothing is
+    decoded; a JPEG over the limit counts at the reduced scale it will be decoded at)."""
     with open_image(data, name) as img:
-        width, height = img.size
-    if width * height > settings.max_pixels:
-        raise HTTPException(413, f"{name}: {width}×{height} pixels exceeds the limit of {settings.max_pixels:,}")
-    budget.take(width * height, name)
+        size = decoded_size(img, settings.max_pixels)
+        if size is None:
+            raise HTTPException(413, too_large(img, name, settings.max_pixels))
+    budget.take(size[0] * size[1], name)
 
 
 def decode_upload(upload: UploadFile, settings: Settings, budget: PixelBudget) -> np.ndarray:
@@ -37,6 +37,6 @@ def decode_upload(upload: UploadFile, settings: Settings, budget: PixelBudget) -
     name = safe_filename(upload.filename)
     check_pixels(data, name, settings, budget)
     try:
-        return load_image(data)
+        return load_image(data, settings.max_pixels)
     except ImageError as exc:
         raise ImageError(str(exc).replace("image bytes", name, 1)) from exc

@@ -15,7 +15,7 @@ from facegate.gallery.quality import assess
 from facegate.gallery.repository import ConflictError, Gallery, NewSample
 from facegate.gallery.search import GalleryVectorIndex
 from facegate.gallery.text import safe_filename
-from facegate.imageio import load_image
+from facegate.imageio import MAX_PIXELS, load_image
 from facegate.pipeline import FaceGate
 
 THUMBNAIL_QUALITY = 88
@@ -64,15 +64,17 @@ def enroll_photo(
     largest: bool = False,
     min_face_px: float | None = None,
     lookalikes: GalleryVectorIndex | None = None,
+    max_pixels: int = MAX_PIXELS,
 ) -> EnrollResult:
     """Check one photo and store its face for the person; every refusal says why. With `lookalikes` (the gallery's
-    vector index), a face that matches another enrolled person at the operating point is refused too."""
+    vector index), a face that matches another enrolled person at the operating point is refused too; a JPEG over
+    `max_pixels` is decoded reduced (facegate.imageio.decoded_size)."""
     filename = safe_filename(filename)
     sha = hashlib.sha256(data).hexdigest()
     if (existing := gallery.sample_by_hash(sha)) is not None:
         return EnrollResult(filename, None, [gallery.duplicate_message(existing)], already=True)
     try:
-        found = fg.represent(load_image(data))
+        found = fg.represent(load_image(data, max_pixels))
     except ImageError as exc:
         return EnrollResult(filename, None, [str(exc).replace("image bytes", filename, 1)])
     if not found:

@@ -33,6 +33,10 @@ def add_samples(
     _: AdminKey,
     files: Annotated[list[UploadFile], File()],
     largest: Annotated[bool, Form()] = False,
+    min_face: Annotated[
+        int | None,
+        Form(ge=1, le=10_000, description="smallest face side accepted, in pixels (default: FACEGATE_ENROLL_MIN_FACE)"),
+    ] = None,
 ) -> EnrollOut | JSONResponse:
     """Enroll one or many photos; each is checked and stored on its own, so each verdict is final."""
     svc.gallery.person(person_id)
@@ -40,7 +44,7 @@ def add_samples(
         raise HTTPException(413, f"at most {svc.settings.max_files} photos per request")
     budget = PixelBudget(svc.settings.max_request_pixels)
     with svc.work.slot():
-        results = [_enroll_upload(svc, person_id, upload, largest, budget) for upload in files]
+        results = [_enroll_upload(svc, person_id, upload, largest, min_face, budget) for upload in files]
     accepted = sum(r.accepted for r in results)
     out = EnrollOut(accepted=accepted, refused=len(results) - accepted, results=results)
     svc.identifier.refresh()
@@ -48,7 +52,7 @@ def add_samples(
 
 
 def _enroll_upload(
-    svc: Service, person_id: int, upload: UploadFile, largest: bool, budget: PixelBudget
+    svc: Service, person_id: int, upload: UploadFile, largest: bool, min_face: int | None, budget: PixelBudget
 ) -> EnrollVerdict:
     """One photo's verdict: refused for its size or format before decoding, else enroll_photo's checks decide.
     A photo is stored whole or not at all (one transaction), and its failure never undoes the verdicts before it."""
@@ -56,7 +60,9 @@ def _enroll_upload(
     try:
         data = read_upload(upload, svc.settings)
         check_pixels(data, name, svc.settings, budget)
-        result = enroll_photo(svc.fg, svc.gallery, person_id, data, name, largest)
+        result = enroll_photo(
+            svc.fg, svc.gallery, person_id, data, name, largest, min_face, max_pixels=svc.settings.max_pixels
+        )
     except (HTTPException, FaceGateError) as exc:
         return _refused(name, exc.detail if isinstance(exc, HTTPException) else str(exc))
     except Exception:  # the photos before this one are stored: say so rather than answer 500
