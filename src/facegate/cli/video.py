@@ -53,9 +53,9 @@ def _folder_identifier(fg: FaceGate, folder: Path, fpir: float, threshold: float
     from facegate.gallery.folders import embed_gallery_folder
     from facegate.match.nearest import NearestNeighbourIdentifier
 
-    gallery = embed_gallery_folder(fg, folder, progress=True)
-    for path in gallery.skipped:
-        print(f"facegate: warning: no face in gallery photo {path}; skipped", file=sys.stderr)
+    gallery = embed_gallery_folder(fg, folder, progress=True, checked=True)
+    for path, reasons in gallery.skipped.items():
+        print(f"facegate: warning: gallery photo {path} refused: {'; '.join(reasons)}", file=sys.stderr)
     people = sorted(set(gallery.labels))
     print(
         f"facegate: gallery of {len(people)} people ({len(gallery.labels)} photos): {', '.join(people)}",
@@ -214,7 +214,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--gallery",
         type=Path,
         metavar="DIR",
-        help="known people: DIR/<person>.jpg (one photo each) and/or DIR/<person>/*.jpg",
+        help="known people: DIR/<person>.jpg (one photo each) and/or DIR/<person>/*.jpg; each photo's largest face "
+        "must pass enrollment's checks (at least $FACEGATE_ENROLL_MIN_FACE px, else 40; sharp; frontal)",
     )
     known.add_argument(
         "--db",

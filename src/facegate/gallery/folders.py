@@ -17,8 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from facegate.errors import FaceGateError, ImageError
+from facegate.gallery.quality import assess
 from facegate.imageio import IMAGE_SUFFIXES, is_photo
-from facegate.pipeline import FaceGate
+from facegate.pipeline import FaceEmbedding, FaceGate
 
 
 class GalleryFolderError(FaceGateError, ValueError):
@@ -72,30 +73,40 @@ def person_photos(folder: Path, not_photos: list[Path] | None = None) -> dict[st
 
 @dataclass(frozen=True)
 class FolderGallery:
-    """Largest-face embeddings (N×128) of the usable photos, their person labels and files; photos without a
-    readable face are listed in `skipped`."""
+    """Largest-face embeddings (N×D) of the usable photos, their person labels and files; the photos left out are
+    in `skipped`, each with the reasons (enrollment's words)."""
 
     embeddings: np.ndarray
     labels: list[str]
     sources: list[Path]
-    skipped: list[Path]
+    skipped: dict[Path, list[str]]
 
 
-def embed_gallery_folder(fg: FaceGate, folder: Path, progress: bool = False) -> FolderGallery:
-    """Embed the largest face of every photo of every person in `folder`; fails when no photo shows a face."""
-    vectors, labels, sources, skipped = [], [], [], []
+def _refusal(found: list[FaceEmbedding], checked: bool) -> list[str]:
+    """Why a gallery photo is left out: no face, or (when `checked`) its largest face fails enrollment's checks."""
+    if not found:
+        return ["no face found in the photo"]
+    return assess(found[0].face, found[0].crop, len(found), largest=True).reasons if checked else []
+
+
+def embed_gallery_folder(fg: FaceGate, folder: Path, progress: bool = False, checked: bool = False) -> FolderGallery:
+    """Embed the largest face of every photo of every person in `folder`; fails when no photo shows a face.
+    `checked`: the largest face must also pass enrollment's checks (size by FACEGATE_ENROLL_MIN_FACE, sharpness,
+    pose), as `facegate enroll --largest` would judge it."""
+    vectors, labels, sources, skipped = [], [], [], {}
     photos = [(person, path) for person, paths in person_photos(Path(folder)).items() for path in paths]
     for person, path in tqdm(photos, desc="enrolling gallery", unit="photo", disable=not progress):
         try:
             found = fg.represent(path)
-        except ImageError:
-            found = []
-        if not found:
-            skipped.append(path)
+        except ImageError as exc:
+            skipped[path] = [str(exc)]
+            continue
+        if reasons := _refusal(found, checked):
+            skipped[path] = reasons
             continue
         vectors.append(found[0].embedding)
         labels.append(person)
         sources.append(path)
     if not vectors:
-        raise GalleryFolderError(f"{folder}: no face found in any of its {len(photos)} photo(s)")
+        raise GalleryFolderError(f"{folder}: no usable face in any of its {len(photos)} photo(s)")
     return FolderGallery(np.stack(vectors).astype(np.float32), labels, sources, skipped)
