@@ -111,6 +111,16 @@ def test_identify_names_known_people_and_refuses_strangers(
     assert client.get("/events", params={"decision": "maybe"}).status_code == 422
 
 
+def test_identify_says_where_its_time_went_in_server_timing(service: tuple, enrollable: dict[str, list[Path]]) -> None:
+    client, keys, _ = service
+    photo = [upload(enrollable["mindy_kaling"][PER_PERSON], "image")]
+    timing = client.post("/identify", files=photo, headers=as_role(keys, "gate")).headers["Server-Timing"]
+    stages = {part.split(";")[0]: float(part.split("dur=")[1]) for part in timing.split(", ")}
+    assert list(stages) == ["queue", "decode", "faces", "decide", "events", "total"]
+    assert stages["faces"] > 0 and stages["total"] >= sum(ms for name, ms in stages.items() if name != "total")
+    assert client.get("/health").headers["Server-Timing"].startswith("total;dur=")  # no stages: the total alone
+
+
 def test_identify_estimates_age_and_gender_only_when_asked(service: tuple, enrollable: dict[str, list[Path]]) -> None:
     client, keys, _ = service
     photo = [upload(enrollable["mindy_kaling"][PER_PERSON], "image")]

@@ -24,6 +24,7 @@ from facegate.api.gatekeeper import Gatekeeper
 from facegate.api.headers import SecurityHeaders
 from facegate.api.routers import ROUTERS
 from facegate.api.state import Service, Settings
+from facegate.api.timing import ServerTiming
 from facegate.api.work import WorkLimit
 from facegate.gallery import open_gallery
 from facegate.gallery.identify import GalleryIdentifier
@@ -46,7 +47,8 @@ def create_app(settings: Settings | None = None, fg: FaceGate | None = None) -> 
     )  # routers/docs.py serves them from installed files
     app.add_middleware(Gatekeeper, settings=settings, routes=[route for router in ROUTERS for route in router.routes])
     install_error_handling(app)
-    app.add_middleware(SecurityHeaders)  # the outermost: every answer gets them, errors included
+    app.add_middleware(SecurityHeaders)  # every answer gets them, errors included
+    app.add_middleware(ServerTiming)  # the outermost: its total is the whole time until the answer starts
     for router in ROUTERS:
         app.include_router(router)
     return app

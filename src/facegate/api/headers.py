@@ -28,7 +28,7 @@ HEADERS = {
 
 
 class SecurityHeaders(HTTPMiddleware):
-    """ASGI middleware adding HEADERS to each response that does not set them itself (the outermost middleware)."""
+    """ASGI middleware adding HEADERS to each response that does not set them itself (outside the error handling)."""
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(message: Message) -> None:

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 from fastapi import HTTPException
 
+from facegate.api.timing import stage
+
 
 class WorkLimit:
     """At most `slots` requests doing heavy work at once and `queue` more waiting up to `wait_s` for a slot; past
@@ -32,7 +34,9 @@ class WorkLimit:
                 raise self._busy(f"{self.slots} requests at work and {self.queue} waiting")
             self._admitted += 1
         try:
-            if not self._free.acquire(timeout=self.wait_s):
+            with stage("queue"):
+                free = self._free.acquire(timeout=self.wait_s)
+            if not free:
                 raise self._busy(f"no slot came free within {self.wait_s:g} s")
             try:
                 yield

@@ -10,6 +10,7 @@ from facegate.api.dependencies import GateKey, ServiceDep
 from facegate.api.params import PersonForm
 from facegate.api.schemas import FaceOut, IdentifyOut, VerifyOut
 from facegate.api.state import Service
+from facegate.api.timing import stage
 from facegate.api.uploads import decode_upload
 from facegate.api.work import PixelBudget
 from facegate.detect.base import as_box
@@ -35,18 +36,23 @@ def identify(
     comes into view and updated while it stays (last seen, frames, best score; unknown becomes a match once the
     face is named); a face out of view longer than FACEGATE_PASSAGE_S seconds makes a new one."""
     with svc.work.slot():
-        found = svc.fg.represent(decode_upload(image, svc.settings, PixelBudget(svc.settings.max_request_pixels)))
-        estimates = svc.fg.attributes_of(found) if attributes and found else [None] * len(found)
+        with stage("decode"):
+            pixels = decode_upload(image, svc.settings, PixelBudget(svc.settings.max_request_pixels))
+        with stage("faces"):
+            found = svc.fg.represent(pixels)
+            estimates = svc.fg.attributes_of(found) if attributes and found else [None] * len(found)
     embeddings = np.stack([f.embedding for f in found]) if found else np.zeros((0, svc.fg.dim), np.float32)
-    fitted, decisions = svc.identifier.decide(embeddings)
-    ids = [int(d.label) if d.known else None for d in decisions]
-    names = svc.gallery.names([i for i in ids if i is not None])
+    with stage("decide"):
+        fitted, decisions = svc.identifier.decide(embeddings)
+        ids = [int(d.label) if d.known else None for d in decisions]
+        names = svc.gallery.names([i for i in ids if i is not None])
     # a name of None: the person was deleted since the last fit, so the face counts as unknown
     faces = [
         _face_out(f, d, person_id, names.get(person_id) if person_id is not None else None, a)
         for f, d, person_id, a in zip(found, decisions, ids, estimates)
     ]
-    event_ids = svc.passages.observe(key.gate_name, found)
+    with stage("events"):
+        event_ids = svc.passages.observe(key.gate_name, found)
     return IdentifyOut(faces=faces, gallery_revision=fitted.revision, identifier=fitted.kind, event_ids=event_ids)
 
 
