@@ -33,37 +33,45 @@ class GalleryVectorIndex:
         self.revision: int | None = None  # the gallery revision the index follows
         self._samples: dict[int, SampleRef] = {}  # what the index holds
         self._people: Counter[int] = Counter()  # samples held per person
+        self._newest = 0  # the largest sample id ever held
         self._lock = threading.Lock()  # the index and its maps (searches and updates)
         self._syncing = threading.Lock()  # one sync at a time
 
     def sync(self) -> int:
         """Bring the index up to the gallery's current revision (nothing to do when it has not moved); returns the
-        revision it now follows."""
+        revision it now follows. Reads the samples added since (ids only grow), and every id only when the count
+        shows that some were deleted."""
         with self._syncing:
             revision = self.gallery.revision()  # read before the samples: a change in between is seen next time
             if revision == self.revision:
                 return revision
-            current = self.gallery.sample_refs()
-            gone = [i for i, ref in self._samples.items() if current.get(i) != ref]
-            new = [i for i, ref in current.items() if self._samples.get(i) != ref]
+            fresh = self.gallery.sample_refs(since=self._newest)  # the newest held too: an old gallery may reuse it
+            new = [i for i, ref in fresh.items() if self._samples.get(i) != ref]
+            gone = [i for i in new if i in self._samples]  # replaced under the same id
+            if self.gallery.sample_count() != len(self._samples) - len(gone) + len(new):  # some were deleted
+                held = np.fromiter(self._samples, np.int64, len(self._samples))
+                gone += np.setdiff1d(held, self.gallery.sample_ids()).tolist()
             ids, vectors = self.gallery.embeddings_by_ids(new)  # those deleted meanwhile are left for next time
             with self._lock:
-                self._update(gone, ids, vectors, current)
+                self._update(gone, ids, vectors, fresh)
                 self.revision = revision
             return revision
 
-    def _update(self, gone: list[int], ids: np.ndarray, vectors: np.ndarray, current: dict[int, SampleRef]) -> None:
+    def _update(self, gone: list[int], ids: np.ndarray, vectors: np.ndarray, refs: dict[int, SampleRef]) -> None:
         """Drop the samples `gone` and add `ids` with their vectors (under the lock)."""
         self.index.remove(gone)
         for i in gone:
-            self._people[self._samples.pop(i).person_id] -= 1
+            person = self._samples.pop(i).person_id
+            self._people[person] -= 1
+            if not self._people[person]:
+                del self._people[person]
         if not self._samples:  # empty: the samples may be another model's (a gallery holds one at a time)
             self.index = VectorIndex(dim=vectors.shape[1], exact_limit=self.index.exact_limit)
         self.index.add(ids, vectors)
         for i in ids.tolist():
-            self._samples[i] = current[i]
-            self._people[current[i].person_id] += 1
-        self._people = +self._people  # forget people left without samples
+            self._samples[i] = refs[i]
+            self._people[refs[i].person_id] += 1
+        self._newest = max(self._newest, int(ids.max(initial=0)))
 
     def people(self) -> int:
         """How many people have samples in the index."""
