@@ -13,9 +13,22 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import numpy as np
-from sqlalchemy import CursorResult, Delete, Engine, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Delete,
+    Engine,
+    Update,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from facegate.embed import MODEL_DIMS, EmbeddingModel
 from facegate.errors import FaceGateError
@@ -75,13 +88,43 @@ class NewSample:
 @dataclass(frozen=True)
 class EventInfo:
     id: int
-    time: datetime
+    time: datetime  # first seen
     gate: str
     person_id: int | None
     person: str | None  # None for unknown faces and for people deleted since
     decision: str
     score: float
     distance: float | None
+    last_seen: datetime
+    frames: int
+    snapshot: bool  # whether the event holds a picture of the face
+
+
+@dataclass(frozen=True)
+class PassageRecord:
+    """One passage as the service writes it: a new event (id None) or the new state of an open one."""
+
+    id: int | None
+    gate: str
+    first_seen: datetime
+    last_seen: datetime
+    frames: int
+    person_id: int | None
+    decision: str
+    score: float
+    distance: float | None
+    snapshot: bytes | None  # None: keep the stored one
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events: time range [since, until) of first sight, person, gate and decision."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    person_id: int | None = None
+    gate: str | None = None
+    decision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +134,12 @@ class KeyInfo:
     role: str
     prefix: str
     created_at: datetime
+    gate: str | None = None  # the gate its access events name; None: the key's name
+
+    @property
+    def gate_name(self) -> str:
+        """The gate this key's access events are recorded at."""
+        return self.gate or self.name
 
 
 class SampleRef(NamedTuple):
@@ -113,6 +162,11 @@ class TrainingSet:
 
 def _deleted(session: Session, statement: Delete) -> int:
     """Run a DELETE and say how many rows it removed."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount
+
+
+def _updated(session: Session, statement: Update) -> int:
+    """Run an UPDATE and say how many rows it changed."""
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
 
 
@@ -174,7 +228,35 @@ def _sample_info(s: Sample) -> SampleInfo:
 
 
 def _key_info(k: ApiKey) -> KeyInfo:
-    return KeyInfo(k.id, k.name, k.role, k.prefix, k.created_at)
+    return KeyInfo(k.id, k.name, k.role, k.prefix, k.created_at, k.gate)
+
+
+def _event_info(e: Event, person: str | None, snapshot: bool) -> EventInfo:
+    return EventInfo(
+        e.id,
+        e.time,
+        e.gate,
+        e.person_id,
+        person,
+        e.decision,
+        e.score,
+        e.distance,
+        e.last_seen or e.time,
+        e.frames,
+        snapshot,
+    )
+
+
+def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
+    """The WHERE conditions that select the events `f` names."""
+    conditions = [
+        Event.time >= f.since if f.since is not None else None,
+        Event.time < f.until if f.until is not None else None,
+        Event.person_id == f.person_id if f.person_id is not None else None,
+        Event.gate == f.gate if f.gate is not None else None,
+        Event.decision == f.decision if f.decision is not None else None,
+    ]
+    return [c for c in conditions if c is not None]
 
 
 class Gallery:
@@ -426,29 +508,67 @@ class Gallery:
         decision: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        after: tuple[datetime, int] | None = None,
     ) -> list[EventInfo]:
-        """Events newest first, filtered by time range [since, until), person, gate and decision."""
-        query = select(Event, Person.name).outerjoin(Person, Person.id == Event.person_id)
-        if since is not None:
-            query = query.where(Event.time >= since)
-        if until is not None:
-            query = query.where(Event.time < until)
-        if person_id is not None:
-            query = query.where(Event.person_id == person_id)
-        if gate is not None:
-            query = query.where(Event.gate == gate)
-        if decision is not None:
-            query = query.where(Event.decision == decision)
+        """Events newest first, filtered by time range [since, until), person, gate and decision; `after` (time, id)
+        of the last event of a previous page continues from there (a cursor that new events do not shift)."""
+        query = (
+            select(Event, Person.name, Event.snapshot.is_not(None))
+            .outerjoin(Person, Person.id == Event.person_id)
+            .options(defer(Event.snapshot))
+            .where(*_conditions(EventFilter(since, until, person_id, gate, decision)))
+        )
+        if after is not None:
+            query = query.where(or_(Event.time < after[0], and_(Event.time == after[0], Event.id < after[1])))
         with self._session() as s:
             rows = s.execute(query.order_by(Event.time.desc(), Event.id.desc()).limit(limit).offset(offset)).all()
-        return [EventInfo(e.id, e.time, e.gate, e.person_id, name, e.decision, e.score, e.distance) for e, name in rows]
+        return [_event_info(e, name, bool(snap)) for e, name, snap in rows]
+
+    def iter_events(self, f: EventFilter, chunk: int = 1000) -> Iterator[EventInfo]:
+        """Every event `f` selects, newest first, read `chunk` at a time (for exports of any size)."""
+        after: tuple[datetime, int] | None = None
+        while rows := self.events(f.since, f.until, f.person_id, f.gate, f.decision, limit=chunk, after=after):
+            yield from rows
+            after = (rows[-1].time, rows[-1].id)
+
+    def record_passage(self, p: PassageRecord) -> int:
+        """Write a passage: a new event when p.id is None, else the open event's new state; returns its id."""
+        values: dict[str, Any] = {
+            "gate": p.gate,
+            "time": p.first_seen,
+            "last_seen": p.last_seen,
+            "frames": p.frames,
+            "person_id": p.person_id,
+            "decision": p.decision,
+            "score": p.score,
+            "distance": p.distance,
+        } | ({} if p.snapshot is None else {"snapshot": p.snapshot})
+        with self._session() as s:
+            if p.id is None:
+                event = Event(**values)
+                s.add(event)
+                s.flush()
+                return event.id
+            if _updated(s, update(Event).where(Event.id == p.id).values(**values)) == 0:
+                raise NotFoundError(f"no event with id {p.id}")
+            return p.id
+
+    def snapshot(self, event_id: int) -> bytes:
+        """The JPEG of the face an event saw best; NotFoundError when there is no such event or it holds none."""
+        _require_id(event_id, "event")
+        with self._session() as s:
+            data = s.scalar(select(Event.snapshot).where(Event.id == event_id))
+        if data is None:
+            raise NotFoundError(f"no snapshot for event {event_id}")
+        return data
 
     # API keys
-    def add_key(self, name: str, role: str, key_hash: str, prefix: str) -> KeyInfo:
+    def add_key(self, name: str, role: str, key_hash: str, prefix: str, gate: str | None = None) -> KeyInfo:
         name = clean_name(name, "a key's name")
+        gate = None if gate is None else clean_name(gate, "a gate's name")
         try:
             with self._session() as s:
-                key = ApiKey(name=name, role=role, key_hash=key_hash, prefix=prefix, created_at=utcnow())
+                key = ApiKey(name=name, role=role, key_hash=key_hash, prefix=prefix, gate=gate, created_at=utcnow())
                 s.add(key)
                 s.flush()
                 return _key_info(key)
