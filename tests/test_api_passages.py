@@ -23,8 +23,9 @@ from service_fixtures import PER_PERSON, enroll_all, wait_fitted
 from facegate import FaceGate
 from facegate.api.app import Settings, create_app
 from facegate.api.auth import create_key
-from facegate.gallery import open_engine, open_gallery
+from facegate.gallery import NotFoundError, open_engine, open_gallery
 from facegate.gallery.database import MIGRATIONS
+from facegate.gallery.repository import PassageRecord
 
 EXPIRY_S = 5
 FPS = 5  # a browser's live view sends a few frames a second
@@ -224,3 +225,21 @@ def test_events_and_keys_from_before_passages_migrate(tmp_path: Path) -> None:
         assert conn.execute("SELECT gate FROM events").fetchall() == [("door-7",)]
         tables = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
     assert "AUTOINCREMENT" in tables["events"] and "AUTOINCREMENT" in tables["api_keys"]  # ids still never reused
+
+
+def test_deleting_a_person_deletes_the_snapshots_of_their_passages(tmp_path: Path) -> None:
+    db = tmp_path / "gallery.db"
+    gallery = open_gallery(str(db))
+    ada = gallery.add_person("Ada")
+    marker = b"\xff\xd8 face of Ada, nowhere else \xff\xd9"
+    now = datetime.now(UTC)
+    event = gallery.record_passage(PassageRecord(None, "door", now, now, 3, ada.id, "match", 0.8, 0.6, marker))
+    stranger = gallery.record_passage(PassageRecord(None, "door", now, now, 1, None, "unknown", 0.1, None, b"other"))
+    assert gallery.snapshot(event) == marker
+    gallery.delete_person(ada.id)
+    with pytest.raises(NotFoundError):
+        gallery.snapshot(event)
+    assert gallery.snapshot(stranger) == b"other"  # an unknown face's snapshot stays with its event
+    assert [(e.id, e.snapshot, e.frames) for e in gallery.events()] == [(stranger, True, 1), (event, False, 3)]
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("gallery.db")]
+    assert files and not any(marker in p.read_bytes() for p in files)  # not in the database file, nor its WAL

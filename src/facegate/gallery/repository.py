@@ -335,10 +335,12 @@ class Gallery:
         return self.person(person_id)
 
     def delete_person(self, person_id: int) -> None:
-        """Remove the person with every sample (embedding and thumbnail), leaving no copy in the database files;
-        their events keep time, gate and decision, and an id that is never given to anyone else."""
+        """Remove the person with every sample (embedding and thumbnail) and the snapshots of their access events,
+        leaving no copy in the database files; their events keep time, gate and decision, and an id that is never
+        given to anyone else."""
         with self._session() as s:
             self._person(s, person_id)
+            s.execute(update(Event).where(Event.person_id == person_id).values(snapshot=None))
             s.execute(delete(Sample).where(Sample.person_id == person_id))
             s.execute(delete(Person).where(Person.id == person_id))
             self._bump(s)
