@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from facegate.cli.common import (
     Subparsers,
     add_aligned_option,
@@ -49,6 +47,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     """One embedding per face of every photo, with where it came from, into one .npz file."""
+    import numpy as np
     from tqdm import tqdm
 
     from facegate.errors import FaceCountError, FaceGateError

@@ -14,8 +14,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from facegate.cli.common import (
     Subparsers,
     add_aligned_option,
@@ -27,9 +25,10 @@ from facegate.cli.common import (
     operating_fpir,
     positive_int,
 )
-from facegate.detect.base import as_box
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from facegate.embed import EmbeddingModel
     from facegate.gallery import Gallery
     from facegate.gallery.batch import IdentifiedPhoto
@@ -176,6 +175,8 @@ def enroll_model(gallery: Gallery, wanted: EmbeddingModel | None) -> EmbeddingMo
 
 def faces_of(image: Path, gallery: Gallery) -> tuple[list[FaceEmbedding], np.ndarray]:
     """Every face of the photo, largest first, and their embeddings (with the gallery's model) as one N×D array."""
+    import numpy as np
+
     from facegate.pipeline import FaceGate
 
     fg = FaceGate(model=enroll_model(gallery, None))
@@ -185,6 +186,8 @@ def faces_of(image: Path, gallery: Gallery) -> tuple[list[FaceEmbedding], np.nda
 
 def rounded_box(face: FaceEmbedding) -> list[float]:
     """The face's box to 0.1 px, as a JSON list."""
+    from facegate.detect.base import as_box
+
     return list(as_box(face.face.box, 1))
 
 
@@ -318,6 +321,8 @@ def _gallery_hits(args: argparse.Namespace) -> Hits:
 
 def _archive_hits(args: argparse.Namespace) -> Hits:
     """The nearest faces of an archive index (`facegate index`, FaceNet embeddings): which photo, face, where."""
+    import numpy as np
+
     from facegate.archive.search import ArchiveFaces
     from facegate.archive.store import open_store
     from facegate.pipeline import FaceGate

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from facegate.cli.common import (
     Subparsers,
     add_detection_options,
@@ -67,6 +65,8 @@ def _folder_identifier(fg: FaceGate, folder: Path, fpir: float, threshold: float
 def _database_identifier(args: argparse.Namespace, fpir: float) -> Identifier:
     """The identifier of the gallery database --db names (calibrated open set, as the gate service uses), answering
     names; a SQLite file that does not exist is an error, not a new empty gallery."""
+    import numpy as np
+
     from facegate.gallery.identify import build_identifier
 
     url = args.db

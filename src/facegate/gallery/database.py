@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 
 from facegate import settings
 from facegate.errors import FaceGateError
 from facegate.extras import require
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
@@ -105,11 +106,16 @@ def migrate(engine: Engine) -> None:
     """Apply every Alembic migration not yet applied (safe to call on every start, from several servers).
 
     On SQLite foreign keys are off meanwhile: a migration that rebuilds a table drops the old copy, and with them on
-    that drop would cascade to the rows that point at it. They are checked once the migrations are done."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    that drop would cascade to the rows that point at it. They are checked once the migrations are done.
+    A gallery already at the newest revision is left as it is without loading Alembic (a second of every start)."""
     try:
         with engine.connect() as connection:
+            if _revision(connection) == head_revision():
+                return
+            from alembic.config import Config
+
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
             if connection.dialect.name != "sqlite":
                 _upgrade(connection, config)
                 return
@@ -124,6 +130,22 @@ def migrate(engine: Engine) -> None:
         raise DatabaseError(f"cannot open the gallery at {engine.url.render_as_string()}: {reason}") from exc
 
 
+def head_revision() -> str:
+    """The newest migration's revision: migrations are numbered files, each revising the one before it
+    (0005_passages.py is revision "0005", down from "0004")."""
+    return max(path.name[:4] for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def _revision(connection: Connection) -> str | None:
+    """The revision the database is at (None: a new database, never migrated); read-only, ends its transaction."""
+    try:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    finally:
+        connection.rollback()
+
+
 def _sqlite3(driver: Any) -> sqlite3.Connection:
     """The sqlite3 connection under a SQLAlchemy one (SQLAlchemy types it as possibly absent)."""
     if not isinstance(driver, sqlite3.Connection):
@@ -133,6 +155,8 @@ def _sqlite3(driver: Any) -> sqlite3.Connection:
 
 def _upgrade(connection: Connection, config: Config) -> None:
     """Run the pending migrations in one transaction; on SQLite, refuse (roll back) any that breaks a foreign key."""
+    from alembic import command
+
     with connection.begin():
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
