@@ -61,8 +61,7 @@ async def _lifespan(app: FastAPI, settings: Settings, fg: FaceGate | None) -> As
     pipeline = fg or FaceGate(fpir=settings.fpir, model=gallery.model() or "facenet")  # the gallery's model
     work = WorkLimit(settings.work_slots, settings.work_queue, settings.work_wait_s)
     identifier = GalleryIdentifier(gallery, settings.fpir)
-    passages = Passages(gallery, lambda embeddings: identifier.decide(embeddings)[1], settings.passage_s)
-    app.state.service = Service(settings, gallery, pipeline, identifier, work, passages)
+    app.state.service = Service(settings, gallery, pipeline, identifier, work, Passages(gallery, settings.passage_s))
     warm_up = threading.Thread(target=_warm_up, args=(app.state.service,), name="warm-up", daemon=True)
     warm_up.start()
     yield

@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from facegate.gallery.enroll import thumbnail_jpeg
+from facegate.gallery.identify import Fitted
 from facegate.gallery.repository import Gallery, PassageRecord
 from facegate.gallery.schema import utcnow
-from facegate.match.decision import Decision, similarity
+from facegate.match.decision import UNKNOWN, Decision, similarity
 from facegate.pipeline import FaceEmbedding
-from facegate.video.tracking import Decide, Track, Tracker, face_quality
+from facegate.video.tracking import Track, Tracker, face_quality
 
 
 @dataclass
@@ -41,14 +42,21 @@ class Passage:
     quality: float = 0.0  # of the snapshot's face
 
 
-class _Precomputed:
-    """The Tracker's embedder for faces /identify has already embedded: the embedding of each crop it is given."""
+class _Frame:
+    """What the Tracker learns of the frame /identify has already handled: the embedding of each crop, and the
+    decisions of the fit that answered the request (so a passage and the answer agree on the operating point)."""
 
     def __init__(self) -> None:
         self.by_crop: dict[bytes, np.ndarray] = {}
+        self.fitted: Fitted | None = None
 
-    def __call__(self, crops: np.ndarray) -> np.ndarray:
+    def embed(self, crops: np.ndarray) -> np.ndarray:
         return np.stack([self.by_crop[c.tobytes()] for c in crops])
+
+    def decide(self, embeddings: np.ndarray) -> list[Decision]:
+        if self.fitted is None or self.fitted.identifier is None:  # nobody enrolled: every face is unknown
+            return [Decision(UNKNOWN, UNKNOWN, 0.0, float("inf")) for _ in range(len(embeddings))]
+        return self.fitted.identifier.decide(embeddings)
 
 
 @dataclass
@@ -56,7 +64,7 @@ class _Gate:
     """One gate's tracker and open passages (its frames are handled one at a time, under `lock`)."""
 
     tracker: Tracker
-    embeddings: _Precomputed
+    current: _Frame
     lock: threading.Lock = field(default_factory=threading.Lock)
     frame: int = 0
     last_time: datetime | None = None
@@ -65,12 +73,10 @@ class _Gate:
 
 
 class Passages:
-    """Turns each gate's frames into passage events in `gallery`. decide: the identifier's decision on embeddings
-    (the service's, so passages and single photos share one operating point)."""
+    """Turns each gate's frames into passage events in `gallery`."""
 
-    def __init__(self, gallery: Gallery, decide: Decide, expiry_s: float, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, gallery: Gallery, expiry_s: float, clock: Callable[[], datetime] = utcnow) -> None:
         self.gallery = gallery
-        self.decide = decide
         self.expiry = timedelta(seconds=expiry_s)
         self.clock = clock
         self._gates: dict[str, _Gate] = {}
@@ -79,19 +85,22 @@ class Passages:
     def _gate(self, name: str) -> _Gate:
         with self._lock:
             if name not in self._gates:
-                embeddings = _Precomputed()
-                self._gates[name] = _Gate(Tracker(embeddings, self.decide), embeddings)
+                frame = _Frame()
+                self._gates[name] = _Gate(Tracker(frame.embed, frame.decide), frame)
             return self._gates[name]
 
-    def observe(self, gate: str, found: list[FaceEmbedding]) -> list[int]:
-        """Record one frame of `gate` with its faces; the event id of each face's passage, in face order."""
+    def observe(self, gate: str, found: list[FaceEmbedding], fitted: Fitted | None) -> list[int]:
+        """Record one frame of `gate` with its embedded faces, tracks named by `fitted` (the identifier's fit that
+        answered the frame; None names nobody, e.g. while the gate waits for a liveness check); the event id of each
+        face's passage, in face order."""
         state = self._gate(gate)
         with state.lock:
             now = self.clock()
             self._expire(state, now)
             state.frame += 1
             state.last_time = now
-            state.embeddings.by_crop = {f.crop.tobytes(): f.embedding for f in found}
+            state.current.by_crop = {f.crop.tobytes(): f.embedding for f in found}
+            state.current.fitted = fitted
             crops = np.stack([f.crop for f in found]) if found else np.zeros((0, 160, 160, 3), np.uint8)
             tracks = state.tracker.update(state.frame, [f.face for f in found], crops)
             for ended in state.tracker.pop_finished():

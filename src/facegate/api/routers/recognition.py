@@ -52,7 +52,7 @@ def identify(
         for f, d, person_id, a in zip(found, decisions, ids, estimates)
     ]
     with stage("events"):
-        event_ids = svc.passages.observe(key.gate_name, found)
+        event_ids = svc.passages.observe(key.gate_name, found, fitted)
     return IdentifyOut(faces=faces, gallery_revision=fitted.revision, identifier=fitted.kind, event_ids=event_ids)
 
 
