@@ -4,14 +4,18 @@ crops stay faceless."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from facegate import FaceGate
+from facegate.api.app import Settings, create_app
+from facegate.api.auth import create_key
 from facegate.cli import main
 from facegate.crops import ARCFACE, FACENET, CropLayout, make_crop
 from facegate.experiments.lfw import subject
@@ -113,3 +117,21 @@ def test_faces_at_the_enrollment_minimum_are_enrolled(
     gallery = open_gallery(db)
     sizes = [s.face_px for s in gallery.samples(gallery.people()[0].id)]
     assert all(40 <= size < 50 for size in sizes), sizes
+
+
+def test_rest_enroll_takes_a_crop_whole_when_asked(fg: FaceGate, shared_data: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "g.db")
+    key, _ = create_key(open_gallery(db), "admin")
+    crop = io.BytesIO()
+    Image.fromarray(crop_of(fg, lfw_photo(shared_data, "Tony_Blair", 1), ARCFACE)).save(crop, format="PNG")
+    with TestClient(create_app(Settings(db=db), fg=fg)) as client:
+        client.headers["X-API-Key"] = key
+        person = client.post("/people", json={"name": "Tony_Blair"}).json()["id"]
+        answer = client.post(
+            f"/people/{person}/samples",
+            files=[("files", ("blair.png", crop.getvalue(), "image/png"))],
+            data={"aligned": "true"},
+        ).json()
+        assert answer["accepted"] == 1 and answer["results"][0]["figures"]["face_px"] == 112.0  # the whole crop
+        sample = client.get(f"/people/{person}/samples").json()[0]
+        assert sample["box"] == [0.0, 0.0, 112.0, 112.0]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from facegate.crops import whole_image_face
 from facegate.detect.base import as_box
 from facegate.errors import ImageError
 from facegate.gallery.quality import assess
@@ -65,16 +66,19 @@ def enroll_photo(
     min_face_px: float | None = None,
     lookalikes: GalleryVectorIndex | None = None,
     max_pixels: int = MAX_PIXELS,
+    aligned: bool = False,
 ) -> EnrollResult:
     """Check one photo and store its face for the person; every refusal says why. With `lookalikes` (the gallery's
     vector index), a face that matches another enrolled person at the operating point is refused too; a JPEG over
-    `max_pixels` is decoded reduced (facegate.imageio.decoded_size)."""
+    `max_pixels` is decoded reduced (facegate.imageio.decoded_size). `aligned`: the photo is a pre-aligned face crop,
+    taken whole (whatever the pipeline's own `aligned`)."""
     filename = safe_filename(filename)
     sha = hashlib.sha256(data).hexdigest()
     if (existing := gallery.sample_by_hash(sha)) is not None:
         return EnrollResult(filename, None, [gallery.duplicate_message(existing)], already=True)
     try:
-        found = fg.represent(load_image(data, max_pixels))
+        pixels = load_image(data, max_pixels)
+        found = fg.represent(pixels, [whole_image_face(pixels)] if aligned else None)
     except ImageError as exc:
         return EnrollResult(filename, None, [str(exc).replace("image bytes", filename, 1)])
     if not found:

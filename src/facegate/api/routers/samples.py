@@ -1,7 +1,9 @@
 """/people/{id}/samples and /samples: enrollment photos (admin adds and deletes), listings and thumbnails."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile
@@ -14,7 +16,7 @@ from facegate.api.state import Service
 from facegate.api.uploads import check_pixels, read_upload
 from facegate.api.work import PixelBudget
 from facegate.errors import FaceGateError
-from facegate.gallery.enroll import enroll_photo
+from facegate.gallery.enroll import EnrollResult, enroll_photo
 from facegate.gallery.text import safe_filename
 
 log = logging.getLogger(__name__)
@@ -37,14 +39,20 @@ def add_samples(
         int | None,
         Form(ge=1, le=10_000, description="smallest face side accepted, in pixels (default: FACEGATE_ENROLL_MIN_FACE)"),
     ] = None,
+    aligned: Annotated[
+        bool, Form(description="the photos are pre-aligned face crops (112×112, 160×160): each is taken whole")
+    ] = False,
 ) -> EnrollOut | JSONResponse:
     """Enroll one or many photos; each is checked and stored on its own, so each verdict is final."""
     svc.gallery.person(person_id)
     if len(files) > svc.settings.max_files:
         raise HTTPException(413, f"at most {svc.settings.max_files} photos per request")
     budget = PixelBudget(svc.settings.max_request_pixels)
+    judge = partial(
+        enroll_photo, largest=largest, min_face_px=min_face, aligned=aligned, max_pixels=svc.settings.max_pixels
+    )
     with svc.work.slot():
-        results = [_enroll_upload(svc, person_id, upload, largest, min_face, budget) for upload in files]
+        results = [_enroll_upload(svc, person_id, upload, judge, budget) for upload in files]
     accepted = sum(r.accepted for r in results)
     out = EnrollOut(accepted=accepted, refused=len(results) - accepted, results=results)
     svc.identifier.refresh()
@@ -52,17 +60,16 @@ def add_samples(
 
 
 def _enroll_upload(
-    svc: Service, person_id: int, upload: UploadFile, largest: bool, min_face: int | None, budget: PixelBudget
+    svc: Service, person_id: int, upload: UploadFile, judge: Callable[..., EnrollResult], budget: PixelBudget
 ) -> EnrollVerdict:
-    """One photo's verdict: refused for its size or format before decoding, else enroll_photo's checks decide.
+    """One photo's verdict: refused for its size or format before decoding, else `judge` (enroll_photo with the
+    request's rules) decides.
     A photo is stored whole or not at all (one transaction), and its failure never undoes the verdicts before it."""
     name = safe_filename(upload.filename)
     try:
         data = read_upload(upload, svc.settings)
         check_pixels(data, name, svc.settings, budget)
-        result = enroll_photo(
-            svc.fg, svc.gallery, person_id, data, name, largest, min_face, max_pixels=svc.settings.max_pixels
-        )
+        result = judge(svc.fg, svc.gallery, person_id, data, name)
     except (HTTPException, FaceGateError) as exc:
         return _refused(name, exc.detail if isinstance(exc, HTTPException) else str(exc))
     except Exception:  # the photos before this one are stored: say so rather than answer 500
