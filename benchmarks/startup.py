@@ -1,9 +1,9 @@
 """How long `facegate` commands take to start and answer → benchmarks/results/startup.md.
 
 Each command runs as a new process (as a user types it), `--runs` times; the table gives the median wall time for
-this checkout and, with `--before REF`, for the `src/` of a git revision run the same way (PYTHONPATH), each with a
-small gallery of its own (2 people, 3 photos each, enrolled by that tree). Then where the time goes: Python's
-`-X importtime` for each command in this checkout (the modules that take over 100 ms, cumulative).
+this checkout and, with `--before REF`, for the `src/` of a git revision run the same way (PYTHONPATH; the two take
+turns run by run), each with a small gallery of its own (2 people, 3 photos each, enrolled by that tree). Then
+where the time goes: Python's `-X importtime` for each command in this checkout (modules over 100 ms, cumulative).
 
 Usage: python benchmarks/startup.py [--runs 5] [--before REF]
 """
@@ -62,17 +62,18 @@ def enroll_gallery(src: Path, work: Path) -> None:
         raise SystemExit(f"enrolling the startup gallery failed:\n{done.stderr}")
 
 
-def medians(src: Path, work: Path, runs: int) -> dict[str, float]:
-    """Median wall seconds of each command over `runs` fresh processes."""
-    out = {}
-    for title, args in commands(work).items():
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            run(src, args)
-            times.append(time.perf_counter() - started)
-        out[title] = statistics.median(times)
-        print(f"{src}: {title}: {out[title]:.2f} s", file=sys.stderr, flush=True)
+def medians(trees: dict[str, tuple[Path, Path]], runs: int) -> dict[str, dict[str, float]]:
+    """Median wall seconds of each command over `runs` fresh processes, per tree ({label: (src, work)}); the trees
+    take turns, run by run, so a change in the machine's load falls on all of them alike."""
+    times: dict[str, dict[str, list[float]]] = {label: {} for label in trees}
+    for _ in range(runs):
+        for label, (src, work) in trees.items():
+            for title, args in commands(work).items():
+                started = time.perf_counter()
+                run(src, args)
+                times[label].setdefault(title, []).append(time.perf_counter() - started)
+    out = {label: {title: statistics.median(t) for title, t in rows.items()} for label, rows in times.items()}
+    print(out, file=sys.stderr, flush=True)
     return out
 
 
@@ -113,13 +114,14 @@ def main() -> int:
         trees = {"now": ROOT / "src"}
         if args.before:
             trees = {args.before: tree_of(args.before, Path(tmp) / "before"), **trees}
-        timings, work_of = {}, {}
+        setups = {}
         for label, src in trees.items():
-            work_of[label] = Path(tmp) / f"work-{label}"
-            work_of[label].mkdir()
-            enroll_gallery(src, work_of[label])
-            timings[label] = medians(src, work_of[label], args.runs)
-        imports = slow_imports(trees["now"], work_of["now"])
+            work = Path(tmp) / f"work-{label}"
+            work.mkdir()
+            enroll_gallery(src, work)
+            setups[label] = (src, work)
+        timings = medians(setups, args.runs)
+        imports = slow_imports(*setups["now"])
     labels = list(trees)
     table = [
         f"| command | {' | '.join(labels)} |",
