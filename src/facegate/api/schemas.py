@@ -68,6 +68,10 @@ class IdentifyOut(BaseModel):
     gallery_revision: int
     identifier: str
     event_ids: list[int] = Field(description="each face's access event: its passage's, the same while it stays in view")
+    threshold: float | None = Field(
+        None,
+        description="the distance beyond which a face is unknown, at the service's operating point (/operating-point)",
+    )
 
 
 class VerifyOut(BaseModel):
@@ -122,3 +126,17 @@ class GalleryStatus(BaseModel):
     revision: int
     fitted_revision: int | None
     identifier: str | None
+
+
+class OperatingPointIn(BaseModel):
+    fpir: float = Field(gt=0, lt=1, description="the false-accept target: the share of strangers that may be named")
+
+
+class OperatingPointOut(BaseModel):
+    fpir: float = Field(description="the false-accept target every identification and verification decides at")
+    default_fpir: float = Field(description="the service's setting (FACEGATE_FPIR), in force again after a restart")
+    identify_threshold: float | None = Field(
+        description="the distance beyond which an identified face is unknown (null while nobody is enrolled)"
+    )
+    verify_threshold: float = Field(description="the 1:1 distance /verify accepts up to")
+    people: int = Field(description="enrolled people: identification's threshold tightens as the gallery grows")

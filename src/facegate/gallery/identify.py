@@ -147,6 +147,18 @@ class GalleryIdentifier:
                 self._worker.start()
             return self._fitted
 
+    def set_fpir(self, fpir: float) -> Fitted:
+        """Decide at a new false-accept target from the next request on: refit at it now, after a refit already
+        running (a fit finished meanwhile at another target is not kept)."""
+        self.fpir = check_fpir(fpir)
+        self.join()
+        fitted = self._fit_once()
+        with self._lock:
+            if self.fpir == fpir:
+                self._fitted = fitted
+                self._first_fit.set()
+        return fitted
+
     def join(self) -> None:
         """Wait for a running refit to finish (before the process exits)."""
         with self._lock:

@@ -4,13 +4,24 @@ An endpoint's docstring is its operation's description in the OpenAPI schema, so
 
 from fastapi import APIRouter
 
-from facegate.api.routers import docs, events, keys, pages, people, recognition, samples, service
+from facegate.api.routers import (
+    docs,
+    events,
+    keys,
+    operating_point,
+    pages,
+    people,
+    recognition,
+    samples,
+    service,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     service.router,
     people.router,
     samples.router,
     recognition.router,
+    operating_point.router,
     events.router,
     keys.router,
     pages.router,

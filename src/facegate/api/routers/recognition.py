@@ -53,7 +53,13 @@ def identify(
     ]
     with stage("events"):
         event_ids = svc.passages.observe(key.gate_name, found, fitted)
-    return IdentifyOut(faces=faces, gallery_revision=fitted.revision, identifier=fitted.kind, event_ids=event_ids)
+    return IdentifyOut(
+        faces=faces,
+        gallery_revision=fitted.revision,
+        identifier=fitted.kind,
+        event_ids=event_ids,
+        threshold=None if fitted.threshold is None else round(fitted.threshold, 4),
+    )
 
 
 def _face_out(
