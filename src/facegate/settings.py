@@ -34,6 +34,7 @@ class Settings:
     max_files: int
     enroll_min_face: int
     passage_s: int
+    liveness: str
 
 
 # field → (environment variable, default as text or None, what it means)
@@ -82,6 +83,12 @@ VARIABLES: dict[str, tuple[str, str | None, str]] = {
         "5",
         "service: seconds a face may be out of a gate's view before it counts as a new passage (a new access event)",
     ),
+    "liveness": (
+        "FACEGATE_LIVENESS",
+        "off",
+        "service: `off`, `challenge` (every gate asks for a head turn left and right before it names anyone) or "
+        "`challenge:GATE,GATE` (only those gates)",
+    ),
 }
 
 
@@ -127,4 +134,20 @@ def current() -> Settings:
         max_files=_count("max_files"),
         enroll_min_face=_count("enroll_min_face"),
         passage_s=_count("passage_s"),
+        liveness=_liveness(),
     )
+
+
+def _liveness() -> str:
+    """FACEGATE_LIVENESS checked: off, challenge, or challenge: and a comma-separated list of gate names."""
+    text = (_text("liveness") or "off").strip()
+    mode, colon, gates = text.partition(":")
+    if mode not in ("off", "challenge") or (colon and (mode == "off" or not gates.strip(" ,"))):
+        raise SettingsError(f"FACEGATE_LIVENESS={text!r}: expected off, challenge or challenge:GATE,GATE")
+    return text
+
+
+def challenge_required(liveness: str, gate: str) -> bool:
+    """Whether a FACEGATE_LIVENESS value asks `gate` for the head-turn challenge."""
+    mode, _, gates = liveness.partition(":")
+    return mode == "challenge" and (not gates or gate in {g.strip() for g in gates.split(",")})

@@ -72,6 +72,21 @@ class IdentifyOut(BaseModel):
         None,
         description="the distance beyond which a face is unknown, at the service's operating point (/operating-point)",
     )
+    liveness: Literal["off", "passed", "required"] = Field(
+        "off",
+        description="the gate's head-turn challenge (FACEGATE_LIVENESS): off, passed (the given ?challenge= passed), "
+        "or required (not passed yet: every face is reported unknown and the gate stays closed)",
+    )
+
+
+class ChallengeOut(BaseModel):
+    id: str
+    required: bool = Field(description="whether this gate names people only after a passed challenge")
+    status: Literal["waiting", "turning", "passed", "failed"]
+    instruction: str = Field(description="what to tell the person now")
+    steps: list[Literal["left", "right"]] = Field(description="the turns asked for, in order (the person's own sides)")
+    done: int = Field(description="how many of the steps are done")
+    reason: str | None = Field(description="why the challenge failed; null otherwise")
 
 
 class VerifyOut(BaseModel):

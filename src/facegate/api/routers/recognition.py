@@ -1,7 +1,7 @@
 """/identify and /verify (gate or admin key): who is in a photo, and are two faces the same person."""
 
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
@@ -18,6 +18,7 @@ from facegate.faceres import Attributes
 from facegate.gallery import NotFoundError
 from facegate.match.decision import UNKNOWN, Decision, similarity
 from facegate.pipeline import FaceEmbedding
+from facegate.settings import challenge_required
 
 router = APIRouter(tags=["recognition"])
 
@@ -30,6 +31,9 @@ def identify(
     attributes: Annotated[
         bool, Query(description="also estimate each face's age and gender (one more network pass; accuracy: README)")
     ] = False,
+    challenge: Annotated[
+        str | None, Query(description="a passed /liveness challenge's id, where the gate asks for one")
+    ] = None,
 ) -> IdentifyOut:
     """Every face in the image: box, person or "unknown", score and decision (and age and gender when asked).
     The key's gate follows faces from frame to frame: a face's access event is its passage's, written when the face
@@ -46,6 +50,9 @@ def identify(
         fitted, decisions = svc.identifier.decide(embeddings)
         ids = [int(d.label) if d.known else None for d in decisions]
         names = svc.gallery.names([i for i in ids if i is not None])
+    liveness = _liveness(svc, key.gate_name, challenge)
+    if liveness == "required":  # no access without a passed head-turn challenge: nobody is named
+        ids = [None] * len(ids)
     # a name of None: the person was deleted since the last fit, so the face counts as unknown
     faces = [
         _face_out(f, d, person_id, names.get(person_id) if person_id is not None else None, a)
@@ -58,8 +65,16 @@ def identify(
         gallery_revision=fitted.revision,
         identifier=fitted.kind,
         event_ids=event_ids,
+        liveness=liveness,
         threshold=None if fitted.threshold is None else round(fitted.threshold, 4),
     )
+
+
+def _liveness(svc: Service, gate: str, challenge: str | None) -> Literal["off", "passed", "required"]:
+    """Whether the gate asks for a head-turn challenge and, if so, whether the given one passed."""
+    if not challenge_required(svc.settings.liveness, gate):
+        return "off"
+    return "passed" if svc.challenges.passed(challenge, gate) else "required"
 
 
 def _face_out(
