@@ -73,7 +73,7 @@ def open_page(pw: object, server: Server, key: str, extra_args: list[str] = ()) 
     page.goto(server.url + "/")
     page.fill("#api-key", key)
     page.click("#key-form button")
-    page.wait_for_selector("#key-status:has-text('gallery revision')")
+    page.wait_for_selector("#key-status:has-text('gallery')")
     return browser, page
 
 
@@ -214,7 +214,7 @@ def test_docs_render_with_the_network_cut_and_the_key_stays_out_of_local_storage
         page.reload()
         page.fill("#api-key", key)
         page.click("#key-form button")
-        page.wait_for_selector("#key-status:has-text('gallery revision')")
+        page.wait_for_selector("#key-status:has-text('gallery')")
         stored = page.evaluate("[localStorage.getItem('facegate-key'), sessionStorage.getItem('facegate-key')]")
         browser.close()
     assert blocked == [] and stored == [None, key]

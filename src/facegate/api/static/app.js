@@ -1,37 +1,13 @@
-// FaceGate web page: plain JavaScript against the REST API. The API key lives in this tab's sessionStorage: it
-// survives a reload but not the tab, and is never written to disk (earlier versions kept it in localStorage: gone).
-"use strict";
-
-const $ = (selector, root = document) => root.querySelector(selector);
-localStorage.removeItem("facegate-key");
-let apiKey = sessionStorage.getItem("facegate-key") || "";
-
-function showMessage(text) {
-  const box = $("#message");
-  box.textContent = text;
-  box.hidden = !text;
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { "X-API-Key": apiKey, ...(options.headers || {}) } });
-  const body = response.status === 204 ? null
-    : (response.headers.get("content-type") || "").includes("json") ? await response.json() : await response.blob();
-  if (!response.ok && !(body && body.results)) {
-    const detail = body && body.detail;
-    throw new Error(typeof detail === "string" ? detail : `${response.status} ${response.statusText}`);
-  }
-  return body;
-}
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.entries(attributes).forEach(([name, value]) => node.setAttribute(name, value));
-  children.forEach((child) => node.append(child));
-  return node;
-}
+// FaceGate web page: plain JavaScript modules against the REST API. This one holds the tabs, the API key, enrollment
+// and the live camera view; the other panels are in their own modules.
+import { $, api, currentKey, drawBoxes, dropZone, element, setKey, showMessage } from "./common.js";
+import { loadEvents } from "./events.js";
+import { loadGallery } from "./gallery.js";
+import "./identify.js";
+import { loadOperatingPoint } from "./operating.js";
 
 // tabs
-const loaders = { gallery: loadGallery, events: loadEvents };
+const loaders = { gallery: loadGallery, events: loadEvents, settings: loadOperatingPoint };
 document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click", () => {
   document.querySelectorAll(".tab, .panel").forEach((node) => node.classList.remove("active"));
   tab.classList.add("active");
@@ -41,22 +17,24 @@ document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click",
 }));
 
 // API key
-$("#api-key").value = apiKey;
+$("#api-key").value = currentKey();
 $("#key-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  apiKey = $("#api-key").value.trim();
-  sessionStorage.setItem("facegate-key", apiKey);
+  setKey($("#api-key").value.trim());
   await checkKey();
 });
 
+// The key's status in plain words: whether recognition already knows every change to the gallery.
 async function checkKey() {
   try {
     const status = await api("/gallery");
-    $("#key-status").textContent = `gallery revision ${status.revision}`;
+    $("#key-status").textContent = status.revision === status.fitted_revision ? "gallery up to date" : "updating…";
     showMessage("");
+    if (status.revision !== status.fitted_revision) setTimeout(checkKey, 2000);
   } catch (error) {
     $("#key-status").textContent = "";
-    showMessage(apiKey ? `API key refused: ${error.message}` : "Enter an API key (facegate keys create --role admin).");
+    showMessage(currentKey() ? `API key refused: ${error.message}`
+      : "Enter an API key (facegate keys create --role admin).");
   }
 }
 
@@ -99,53 +77,26 @@ async function enrollFiles(files) {
   }
 }
 
-const dropZone = $("#drop-zone");
-dropZone.addEventListener("click", () => $("#file-input").click());
-$("#file-input").addEventListener("change", (event) => enrollFiles([...event.target.files]));
-["dragenter", "dragover"].forEach((type) => dropZone.addEventListener(type, (event) => {
-  event.preventDefault();
-  dropZone.classList.add("over");
-}));
-["dragleave", "drop"].forEach((type) => dropZone.addEventListener(type, () => dropZone.classList.remove("over")));
-dropZone.addEventListener("drop", (event) => {
-  event.preventDefault();
-  enrollFiles([...event.dataTransfer.files].filter((file) => file.type.startsWith("image/")));
-});
-
-// gallery
-function thumbnail(sampleId) {
-  const img = element("img", { alt: `sample ${sampleId}`, "data-sample": sampleId });
-  api(`/samples/${sampleId}/thumbnail`).then((blob) => { img.src = URL.createObjectURL(blob); }).catch(() => {});
-  return img;
-}
-
-async function loadGallery() {
-  try {
-    const people = await api("/people");
-    const cards = await Promise.all(people.map(async (person) => {
-      const samples = await api(`/people/${person.id}/samples`);
-      const remove = element("button", { class: "danger" }, "Delete");
-      remove.addEventListener("click", async () => {
-        if (!confirm(`Delete ${person.name} and all ${person.samples} sample(s)?`)) return;
-        try { await api(`/people/${person.id}`, { method: "DELETE" }); loadGallery(); }
-        catch (error) { showMessage(error.message); }
-      });
-      return element("article", { class: "person-card", "data-person": person.name },
-        element("header", {}, element("h3", {}, person.name),
-                element("span", { class: "muted" }, `${person.samples} sample(s)`), remove),
-        element("div", { class: "thumbs" }, ...samples.map((s) => thumbnail(s.id))));
-    }));
-    $("#people").replaceChildren(...cards);
-    $("#gallery-summary").textContent = `${people.length} people`;
-  } catch (error) { showMessage(error.message); }
-}
-$("#gallery-refresh").addEventListener("click", loadGallery);
+dropZone($("#drop-zone"), $("#file-input"), enrollFiles);
 
 // live recognition
 const video = $("#video"), overlay = $("#overlay"), grab = document.createElement("canvas");
 let stream = null;
 
+// Browsers give cameras only to secure pages: HTTPS, or http://localhost on the machine itself.
+function cameraBlocked() {
+  if (window.isSecureContext && navigator.mediaDevices) return "";
+  return "The camera only works on a secure page: open this page over HTTPS (see the README's TLS note), or as "
+    + `http://localhost:${location.port || 80}/ on the machine that runs the service. It was opened as ${location.origin}.`;
+}
+
 async function startCamera() {
+  const blocked = cameraBlocked();
+  if (blocked) {
+    showMessage(blocked);
+    $("#camera-hint").textContent = "Camera unavailable on this insecure page (http://): open it over HTTPS.";
+    return;
+  }
   try {
     stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
   } catch (error) { showMessage(`Camera unavailable: ${error.message}`); return; }
@@ -163,31 +114,15 @@ function stopCamera() {
   overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
   $("#camera-hint").hidden = false;
   $("#live-toggle").textContent = "Start camera";
+  $("#live-names").replaceChildren();
 }
 
 function drawFaces(faces) {
-  overlay.width = video.videoWidth;
-  overlay.height = video.videoHeight;
-  const ctx = overlay.getContext("2d");
-  ctx.clearRect(0, 0, overlay.width, overlay.height);
-  ctx.lineWidth = Math.max(2, overlay.width / 200);
-  const size = Math.max(14, Math.round(overlay.width / 30));
-  ctx.font = `600 ${size}px system-ui, sans-serif`;
-  for (const face of faces) {
-    const [x1, y1, x2, y2] = face.box;
-    const colour = face.decision === "match" ? "#22c55e" : "#ef4444";
-    const label = (face.decision === "match" ? `${face.name} ${face.score.toFixed(2)}` : "unknown") + estimate(face);
-    ctx.strokeStyle = colour;
-    ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
-    const height = size + 10;
-    const top = y1 > height ? y1 - height : y2;
-    ctx.fillStyle = colour;
-    ctx.fillRect(x1 - ctx.lineWidth / 2, top, ctx.measureText(label).width + 12, height);
-    ctx.fillStyle = "#fff";
-    ctx.fillText(label, x1 + 6, top + size + 2);
-  }
-  $("#live-names").replaceChildren(...faces.map((face) =>
-    element("li", { class: face.decision }, face.name, element("span", { class: "estimate" }, estimate(face)))));
+  const label = (face) => (face.decision === "match" ? `${face.name} ${face.score.toFixed(2)}` : "unknown") + estimate(face);
+  drawBoxes(overlay, video.videoWidth, video.videoHeight, faces, label);
+  $("#live-names").replaceChildren(...(faces.length ? faces.map((face) =>
+    element("li", { class: face.decision }, face.name, element("span", { class: "estimate" }, estimate(face))))
+    : [element("li", { class: "none" }, "No face in view: step in front of the camera, facing it")]));
 }
 
 // age and gender, when asked for: estimates, shown as such (their measured accuracy is in the README)
@@ -208,7 +143,7 @@ async function recognise() {
       const query = $("#live-attributes").checked ? "?attributes=true" : "";
       const result = await api(`/identify${query}`, { method: "POST", body: form });
       if (stream) drawFaces(result.faces);
-      $("#live-stats").textContent = `${Math.round(performance.now() - started)} ms per frame · ${result.identifier}`;
+      $("#live-stats").textContent = `${Math.round(performance.now() - started)} ms per frame`;
     } catch (error) {
       showMessage(error.message);
       await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -217,21 +152,5 @@ async function recognise() {
 }
 
 $("#live-toggle").addEventListener("click", () => (stream ? stopCamera() : startCamera()));
-
-// events
-async function loadEvents() {
-  const query = new URLSearchParams({ limit: "200" });
-  if ($("#filter-decision").value) query.set("decision", $("#filter-decision").value);
-  if ($("#filter-gate").value.trim()) query.set("gate", $("#filter-gate").value.trim());
-  if ($("#filter-since").value) query.set("since", new Date($("#filter-since").value).toISOString());
-  try {
-    const events = await api(`/events?${query}`);
-    $("#events-table tbody").replaceChildren(...events.map((e) => element("tr", {},
-      element("td", {}, new Date(e.time).toLocaleString()), element("td", {}, e.gate),
-      element("td", {}, e.name || (e.person_id ? `#${e.person_id} (deleted)` : "—")),
-      element("td", { class: e.decision }, e.decision), element("td", {}, e.score.toFixed(2)))));
-  } catch (error) { showMessage(error.message); }
-}
-$("#event-filters").addEventListener("submit", (event) => { event.preventDefault(); loadEvents(); });
 
 checkKey();
