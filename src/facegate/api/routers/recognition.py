@@ -59,7 +59,8 @@ def identify(
         for f, d, person_id, a in zip(found, decisions, ids, estimates)
     ]
     with stage("events"):
-        event_ids = svc.passages.observe(key.gate_name, found, fitted)
+        # a face waiting for its liveness check is recorded, named by nobody
+        event_ids = svc.passages.observe(key.gate_name, found, None if liveness == "required" else fitted)
     return IdentifyOut(
         faces=faces,
         gallery_revision=fitted.revision,
