@@ -17,7 +17,7 @@ from facegate.match.openset import (
     choose_thresholds,
     nearest_own_distance,
 )
-from facegate.match.operating_point import DEFAULT_FPIR, PRIOR_DISTANCE, prior_distance
+from facegate.match.operating_point import DEFAULT_FPIR, PRIOR_DISTANCE, TAIL_RATE, prior_distance
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -66,7 +66,16 @@ def test_prior_reads_the_table_at_fpir_per_person() -> None:
     assert prior_distance(0.01) == pytest.approx(PRIOR_DISTANCE[0.01])
     assert prior_distance(0.01, people=10) == pytest.approx(PRIOR_DISTANCE[0.001])
     assert PRIOR_DISTANCE[0.01] > prior_distance(0.01, people=4) > PRIOR_DISTANCE[0.001]
-    assert prior_distance(1e-9) == PRIOR_DISTANCE[min(PRIOR_DISTANCE)]
+    assert prior_distance(0.9) == PRIOR_DISTANCE[max(PRIOR_DISTANCE)]  # clamped above the table
+
+
+def test_prior_extrapolates_below_the_table_for_large_galleries() -> None:
+    lowest = PRIOR_DISTANCE[min(PRIOR_DISTANCE)]
+    at = [prior_distance(1e-3, people) for people in (100, 1_000, 10_000, 100_000, 1_000_000)]
+    assert at[0] == pytest.approx(lowest) and (np.diff(at) < 0).all()  # stricter with every decade
+    steps = -np.diff([lowest, *at[1:]])
+    assert (steps > 0).all() and (np.diff(steps) < 0).all()  # by less each decade, as the table's rows do
+    assert prior_distance(1e-3, 10**8) == prior_distance(1e-3, 10**6) == prior_distance(TAIL_RATE)  # flat below
 
 
 def test_stranger_with_high_probability_is_unknown() -> None:
