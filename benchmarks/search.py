@@ -125,11 +125,15 @@ class FaceModel:
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """n unit embeddings of synthetic people with 1 to MAX_PHOTOS photos each, and each one's person number."""
-        counts = rng.integers(1, MAX_PHOTOS + 1, size=n)
-        person = np.repeat(np.arange(n), counts)[:n]
-        centres = self.centre_mean + rng.standard_normal((person[-1] + 1, self.centre_mean.size)) @ self.centre_factor.T
-        out = np.empty((n, self.centre_mean.size), np.float32)
-        for start in range(0, n, BLOCK):
+        embeddings, person = self.people(rng.integers(1, MAX_PHOTOS + 1, size=n), rng)
+        return embeddings[:n], person[:n]
+
+    def people(self, counts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Unit embeddings of len(counts) synthetic people, counts[i] photos of person i, and each one's person."""
+        person = np.repeat(np.arange(len(counts)), counts)
+        centres = self.centre_mean + rng.standard_normal((len(counts), self.centre_mean.size)) @ self.centre_factor.T
+        out = np.empty((len(person), self.centre_mean.size), np.float32)
+        for start in range(0, len(person), BLOCK):
             rows = person[start : start + BLOCK]
             drawn = self.residuals[rng.integers(len(self.residuals), size=len(rows))]
             out[start : start + len(rows)] = unit(centres[rows] + drawn)
