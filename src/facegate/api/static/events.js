@@ -29,19 +29,27 @@ function row(e) {
     element("td", { "data-label": "In view" }, `${seconds} s`));
 }
 
+// The person filter's choices: everyone enrolled now, keeping the one chosen.
 async function people() {
   const select = $("#filter-person");
-  if (select.options.length > 1) return;
+  const chosen = select.value;
   const everyone = await api("/people");
-  select.append(...everyone.map((p) => element("option", { value: String(p.id) }, p.name)));
+  select.replaceChildren(element("option", { value: "" }, "anyone"),
+                         ...everyone.map((p) => element("option", { value: String(p.id) }, p.name)));
+  select.value = everyone.some((p) => String(p.id) === chosen) ? chosen : "";
 }
 
+// The events tab opened: the person choices brought up to date, then the events.
 export async function loadEvents() {
+  try { await people(); } catch (error) { showMessage(error.message); return; }
+  await showEvents();
+}
+
+async function showEvents() {
   const query = filters();
   query.set("limit", String(PAGE + 1));  // one more tells whether an older page exists
   query.set("offset", String(offset));
   try {
-    await people();
     const events = await api(`/events?${query}`);
     const shown = events.slice(0, PAGE);
     $("#events-table tbody").replaceChildren(...shown.map(row));
@@ -54,10 +62,10 @@ export async function loadEvents() {
 
 function turnPage(step) {
   offset = Math.max(0, offset + step);
-  loadEvents();
+  showEvents();
 }
 
-$("#event-filters").addEventListener("submit", (event) => { event.preventDefault(); offset = 0; loadEvents(); });
+$("#event-filters").addEventListener("submit", (event) => { event.preventDefault(); offset = 0; showEvents(); });
 $("#events-newer").addEventListener("click", () => turnPage(-PAGE));
 $("#events-older").addEventListener("click", () => turnPage(PAGE));
 for (const format of ["csv", "json"]) {
@@ -70,5 +78,5 @@ for (const format of ["csv", "json"]) {
 
 setInterval(() => {
   const onScreen = $("#events").classList.contains("active") && document.visibilityState === "visible";
-  if (onScreen && $("#events-auto").checked) loadEvents();
+  if (onScreen && $("#events-auto").checked) showEvents();
 }, REFRESH_MS);
