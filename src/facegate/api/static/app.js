@@ -4,6 +4,7 @@ import { $, api, currentKey, drawBoxes, dropZone, element, setKey, showMessage }
 import { loadEvents } from "./events.js";
 import { loadGallery } from "./gallery.js";
 import "./identify.js";
+import { afterIdentify, challengeFrame, challengeQuery, challengeRunning, resetChallenge } from "./liveness.js";
 import { loadOperatingPoint } from "./operating.js";
 
 // tabs
@@ -115,6 +116,7 @@ function stopCamera() {
   $("#camera-hint").hidden = false;
   $("#live-toggle").textContent = "Start camera";
   $("#live-names").replaceChildren();
+  resetChallenge();
 }
 
 function drawFaces(faces) {
@@ -140,9 +142,14 @@ async function recognise() {
     form.append("image", frame, "frame.jpg");
     const started = performance.now();
     try {
-      const query = $("#live-attributes").checked ? "?attributes=true" : "";
-      const result = await api(`/identify${query}`, { method: "POST", body: form });
+      if (challengeRunning()) {
+        await challengeFrame(form);
+        continue;
+      }
+      const query = [$("#live-attributes").checked ? "attributes=true" : "", challengeQuery()].filter(Boolean).join("&");
+      const result = await api(`/identify${query ? `?${query}` : ""}`, { method: "POST", body: form });
       if (stream) drawFaces(result.faces);
+      await afterIdentify(result);
       $("#live-stats").textContent = `${Math.round(performance.now() - started)} ms per frame`;
     } catch (error) {
       showMessage(error.message);
