@@ -107,9 +107,10 @@ def test_one_setting_moves_the_video_threshold(
     models: ModelFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gallery = tmp_path / "gallery"
-    gallery.mkdir()
-    for person, photo in first_photos(models).items():
-        (gallery / f"{person}.jpg").symlink_to(photo)
+    for person in PEOPLE:  # three photos each: a photo the gallery's enrollment rules refuse leaves the person in
+        (gallery / person).mkdir(parents=True)
+        for photo in [q for q in celebrity_photos(models, "train") if q.parent.name == person][:3]:
+            (gallery / person / photo.name).symlink_to(photo)
     argv = ["video", "in.mp4", "--out", "out.mp4", "--gallery", str(gallery)]
     monkeypatch.setenv("FACEGATE_FPIR", "0.01")
     assert _recognizer(build_parser().parse_args(argv)).identifier.distance_threshold_ == pytest.approx(

@@ -11,7 +11,7 @@ from scipy.stats import norm
 
 from facegate.experiments.plotting import pyplot
 from facegate.experiments.runner import MODEL_TITLES, ExperimentResult, OpenSetResult
-from facegate.experiments.scenarios import Scenario
+from facegate.experiments.scenarios import Scenario, StudyFigures
 from facegate.match.openset import Searches
 from facegate.match.superlearner import SuperLearnerClassifier
 
@@ -152,33 +152,51 @@ def plot_det(open_set: OpenSetResult, out: Path) -> None:
     plt.close(fig)
 
 
-def _tables(result: ExperimentResult, scenario: Scenario | None) -> list[tuple[str, str, Table]]:
-    """(heading, text before the table, table) for every section."""
-    study = scenario.study if scenario else None
-    accuracy_head = ["model", "train acc %", "val acc %"] + (["study train %", "study val %"] if study else [])
-    accuracy_rows = [
+Section = tuple[str, str, Table]  # (heading, text before the table, table)
+
+
+def _accuracy_section(result: ExperimentResult, study: StudyFigures | None) -> Section:
+    """Train and val accuracy of every model, next to the study's figures when reproducing a scenario."""
+    head = ["model", "train acc %", "val acc %"] + (["study train %", "study val %"] if study else [])
+    rows = [
         [m.title, _pct(m.train_accuracy), _pct(m.val_accuracy)]
         + ([_study(study.train, m.name), _study(study.val, m.name)] if study else [])
         for m in result.models
     ]
-    cv_head = ["model", "mean %", "std %", "min %"] + (["study mean %"] if study else [])
-    cv_rows = [
+    text = f"{len(result.train)} train faces, {len(result.val)} val faces, {len(result.classes)} people."
+    return "1. Accuracy", text, (head, rows)
+
+
+def _cv_section(result: ExperimentResult, study: StudyFigures | None) -> Section:
+    """Repeated k-fold accuracy on the train set."""
+    head = ["model", "mean %", "std %", "min %"] + (["study mean %"] if study else [])
+    rows = [
         [m.title, _pct(m.cv_accuracy.mean()), _pct(m.cv_accuracy.std()), _pct(m.cv_accuracy.min())]
         + ([_study(study.cv_accuracy, m.name)] if study else [])
         for m in result.models
         if len(m.cv_accuracy)
     ]
+    text = f"{result.folds} folds × {result.repeats} repeats. ![cv](cv_boxplot.png)"
+    return "2. Repeated stratified k-fold accuracy (train set)", text, (head, rows)
+
+
+def _probability_section(result: ExperimentResult) -> Section:
+    """Mean probability of the true person over each person's val faces, per probabilistic model."""
     truth = np.searchsorted(result.classes, result.val.labels)
-    prob_models = [m for m in result.models if m.name in PROBABILITY_MODELS]
-    prob_rows = []
+    models = [m for m in result.models if m.name in PROBABILITY_MODELS]
+    rows = []
     for person in result.classes:
-        rows = result.val.labels == person
-        if rows.any():
-            prob_rows.append(
-                [str(person)] + [f"{100 * m.val_proba[rows, truth[rows]].mean():.1f}" for m in prob_models]
-            )
-    calib_head = ["model", "log loss", "Brier", "ECE", "fit s", "predict ms/face"]
-    calib_rows = [
+        mine = result.val.labels == person
+        if mine.any():
+            rows.append([str(person)] + [f"{100 * m.val_proba[mine, truth[mine]].mean():.1f}" for m in models])
+    heading = "3. Probability of the true person (mean over each person's val faces, %)"
+    return heading, "Per face: ![probabilities](probabilities.png)", (["person"] + [m.title for m in models], rows)
+
+
+def _calibration_section(result: ExperimentResult) -> Section:
+    """Log loss, Brier score, ECE and the cost of fitting and predicting, per model."""
+    head = ["model", "log loss", "Brier", "ECE", "fit s", "predict ms/face"]
+    rows = [
         [
             m.title,
             f"{m.log_loss:.3f}",
@@ -189,73 +207,50 @@ def _tables(result: ExperimentResult, scenario: Scenario | None) -> list[tuple[s
         ]
         for m in result.models
     ]
-    sections: list[tuple[str, str, Table]] = [
-        (
-            "1. Accuracy",
-            f"{len(result.train)} train faces, {len(result.val)} val faces, {len(result.classes)} people.",
-            (accuracy_head, accuracy_rows),
-        ),
-        (
-            "2. Repeated stratified k-fold accuracy (train set)",
-            f"{result.folds} folds × {result.repeats} repeats. ![cv](cv_boxplot.png)",
-            (cv_head, cv_rows),
-        ),
-        (
-            "3. Probability of the true person (mean over each person's val faces, %)",
-            "Per face: ![probabilities](probabilities.png)",
-            (["person"] + [m.title for m in prob_models], prob_rows),
-        ),
-        (
-            "4. Calibration and cost",
-            "Val set. ECE: 10 equal-width confidence bins. ![confusion](confusion.png)",
-            (calib_head, calib_rows),
-        ),
+    text = "Val set. ECE: 10 equal-width confidence bins. ![confusion](confusion.png)"
+    return "4. Calibration and cost", text, (head, rows)
+
+
+def _super_learner_section(result: ExperimentResult, sl: SuperLearnerClassifier) -> Section:
+    """The Super Learner's weight and CV log loss per learner (and the deep variant's layers, when fitted)."""
+    deep = (
+        f" Deep Super Learner: {result.dsl.n_layers_} layer(s), CV log loss per layer tried: "
+        + ", ".join(f"{x:.4f}" for x in result.dsl.layer_loss_)
+        + "."
+        if result.dsl
+        else ""
+    )
+    rows = [[MODEL_TITLES[n], f"{w:.3f}", f"{c:.4f}"] for n, w, c in zip(sl.learner_names_, sl.weights_, sl.cv_loss_)]
+    text = f"Weighted CV log loss {sl.cv_loss_ensemble_:.4f}. ![weights](sl_weights.png)" + deep
+    return "5. Super Learner weights", text, (["learner", "weight", "CV log loss"], rows)
+
+
+def _open_set_section(o: OpenSetResult) -> Section:
+    """Each person held out of training in turn: how often their photos were named as someone else."""
+    text = (
+        f"Classifier {MODEL_TITLES[o.classifier]}; thresholds calibrated on the enrolled people for "
+        f"FPIR {100 * o.fpir_target:g}%. Pooled: **FPIR {100 * o.fpir:.1f}%** "
+        f"({int(o.impostor_accepted.sum())}/{len(o.impostor_accepted)} stranger photos named), "
+        f"**FNIR {100 * o.fnir:.1f}%** over {len(o.genuine_accepted)} genuine val searches. ![det](det.png)"
+    )
+    head = ["held-out person", "stranger photos", "named as someone", "unknown %", "probability thr", "distance thr"]
+    rows = [[p, str(n), str(k), _pct(1 - k / n), f"{pt:.3f}", f"{dt:.3f}"] for p, n, k, pt, dt in o.rows]
+    return "6. Open set: each person held out of training in turn", text, (head, rows)
+
+
+def _tables(result: ExperimentResult, scenario: Scenario | None) -> list[Section]:
+    """Every section of the report, in order."""
+    study = scenario.study if scenario else None
+    sections = [
+        _accuracy_section(result, study),
+        _cv_section(result, study),
+        _probability_section(result),
+        _calibration_section(result),
     ]
     if result.sl is not None:
-        sl = result.sl
-        sections.append(
-            (
-                "5. Super Learner weights",
-                f"Weighted CV log loss {sl.cv_loss_ensemble_:.4f}. ![weights](sl_weights.png)"
-                + (
-                    f" Deep Super Learner: {result.dsl.n_layers_} layer(s), CV log loss per layer tried: "
-                    + ", ".join(f"{x:.4f}" for x in result.dsl.layer_loss_)
-                    + "."
-                    if result.dsl
-                    else ""
-                ),
-                (
-                    ["learner", "weight", "CV log loss"],
-                    [
-                        [MODEL_TITLES[n], f"{w:.3f}", f"{c:.4f}"]
-                        for n, w, c in zip(sl.learner_names_, sl.weights_, sl.cv_loss_)
-                    ],
-                ),
-            )
-        )
+        sections.append(_super_learner_section(result, result.sl))
     if result.open_set is not None:
-        o = result.open_set
-        sections.append(
-            (
-                "6. Open set: each person held out of training in turn",
-                f"Classifier {MODEL_TITLES[o.classifier]}; thresholds calibrated on the enrolled people for "
-                f"FPIR {100 * o.fpir_target:g}%. Pooled: **FPIR {100 * o.fpir:.1f}%** "
-                f"({int(o.impostor_accepted.sum())}/{len(o.impostor_accepted)} stranger photos named), "
-                f"**FNIR {100 * o.fnir:.1f}%** over {len(o.genuine_accepted)} genuine val searches. "
-                "![det](det.png)",
-                (
-                    [
-                        "held-out person",
-                        "stranger photos",
-                        "named as someone",
-                        "unknown %",
-                        "probability thr",
-                        "distance thr",
-                    ],
-                    [[p, str(n), str(k), _pct(1 - k / n), f"{pt:.3f}", f"{dt:.3f}"] for p, n, k, pt, dt in o.rows],
-                ),
-            )
-        )
+        sections.append(_open_set_section(result.open_set))
     return sections
 
 
