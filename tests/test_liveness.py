@@ -170,7 +170,7 @@ def test_the_gate_stays_closed_until_a_challenge_passes(
 ) -> None:
     client, key = gate
     headers = {"X-API-Key": key}
-    person, photos = next(iter(enrollable.items()))
+    photos = next(iter(enrollable.values()))  # an enrolled person, who did not take the challenge
     photo = photos[0].read_bytes()
 
     def identify(challenge: str | None = None) -> dict:
@@ -207,6 +207,14 @@ def test_the_gate_stays_closed_until_a_challenge_passes(
         if answer.json()["status"] != "turning" and answer.json()["status"] != "waiting":
             break
     assert answer.json()["status"] == "passed", answer.json()
-    opened = identify(real["id"])
-    assert opened["liveness"] == "passed" and opened["faces"][0]["name"] == person
+    # the challenge lets through the face that passed it, nobody else: someone else's photo stays closed
+    assert identify(real["id"])["liveness"] == "required"
+    lin = client.post("/people", json={"name": "lin_manuel_miranda"}).json()["id"]
+    enrolled = client.post(f"/people/{lin}/samples", files=[("files", ("lin.jpg", jpeg(lin_frames[0])))])
+    assert enrolled.status_code == 201 and enrolled.json()["accepted"] == 1, enrolled.text
+    wait_fitted(client)
+    opened = client.post(
+        "/identify", headers=headers, params={"challenge": real["id"]}, files={"image": ("f.jpg", jpeg(frames[-1]))}
+    ).json()
+    assert opened["liveness"] == "passed" and opened["faces"][0]["name"] == "lin_manuel_miranda", opened
     assert client.post("/liveness/nope/frames", headers=headers, files={"image": ("p.jpg", photo)}).status_code == 404

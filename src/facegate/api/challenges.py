@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from facegate.detect.base import Face
 from facegate.liveness import Challenge, ChallengeState
 
@@ -23,6 +25,7 @@ class UnknownChallengeError(LookupError):
 class _Entry:
     gate: str
     challenge: Challenge
+    face: np.ndarray | None = None  # the embedding of the face that passed: only that person is let through
 
 
 class Challenges:
@@ -49,15 +52,28 @@ class Challenges:
             entry = self._entry(challenge_id, gate)
             return entry.challenge.observe(self.clock(), faces)
 
-    def passed(self, challenge_id: str | None, gate: str) -> bool:
-        """Whether that challenge, at this gate, has passed (and is not yet forgotten)."""
+    def needs_face(self, challenge_id: str, gate: str) -> bool:
+        """Whether the challenge has passed and the face that passed it is not yet remembered."""
+        with self._lock:
+            entry = self._entry(challenge_id, gate)
+            return entry.challenge.state().passed and entry.face is None
+
+    def remember_face(self, challenge_id: str, gate: str, embedding: np.ndarray) -> None:
+        """Keep the embedding of the face that passed, so the challenge lets through that person only."""
+        with self._lock:
+            self._entry(challenge_id, gate).face = embedding
+
+    def passed_face(self, challenge_id: str | None, gate: str) -> np.ndarray | None:
+        """The embedding of the face that passed that challenge at this gate; None when it has not passed (or is
+        forgotten, or another gate's)."""
         if not challenge_id:
-            return False
+            return None
         with self._lock:
             try:
-                return self._entry(challenge_id, gate).challenge.state().passed
+                entry = self._entry(challenge_id, gate)
             except UnknownChallengeError:
-                return False
+                return None
+            return entry.face if entry.challenge.state().passed else None
 
     def _entry(self, challenge_id: str, gate: str) -> _Entry:
         self._forget_old(self.clock())

@@ -33,12 +33,17 @@ def challenge_frame(
     svc: ServiceDep, key: GateKey, challenge_id: str, image: Annotated[UploadFile, File()]
 ) -> ChallengeOut:
     """One camera frame for the challenge: its status (waiting, turning, passed, failed), the instruction to show
-    and, once failed, why."""
+    and, once failed, why. The face that passes is remembered: the challenge lets that person through, nobody else."""
     with svc.work.slot():
         pixels = decode_upload(image, svc.settings, PixelBudget(svc.settings.max_request_pixels))
         faces = svc.fg.detect(pixels)
     try:
         state = svc.challenges.observe(challenge_id, key.gate_name, faces)
+        if faces and svc.challenges.needs_face(challenge_id, key.gate_name):
+            largest = max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
+            with svc.work.slot():
+                embedding = svc.fg.represent(pixels, [largest])[0].embedding
+            svc.challenges.remember_face(challenge_id, key.gate_name, embedding)
     except UnknownChallengeError as exc:
         raise HTTPException(404, str(exc)) from exc
     return _out(challenge_id, state, challenge_required(svc.settings.liveness, key.gate_name))

@@ -50,7 +50,7 @@ def identify(
         fitted, decisions = svc.identifier.decide(embeddings)
         ids = [int(d.label) if d.known else None for d in decisions]
         names = svc.gallery.names([i for i in ids if i is not None])
-    liveness = _liveness(svc, key.gate_name, challenge)
+    liveness = _liveness(svc, key.gate_name, challenge, embeddings)
     if liveness == "required":  # no access without a passed head-turn challenge: nobody is named
         ids = [None] * len(ids)
     # a name of None: the person was deleted since the last fit, so the face counts as unknown
@@ -71,11 +71,19 @@ def identify(
     )
 
 
-def _liveness(svc: Service, gate: str, challenge: str | None) -> Literal["off", "passed", "required"]:
-    """Whether the gate asks for a head-turn challenge and, if so, whether the given one passed."""
+def _liveness(
+    svc: Service, gate: str, challenge: str | None, embeddings: np.ndarray
+) -> Literal["off", "passed", "required"]:
+    """Whether the gate asks for a head-turn challenge and, if so, whether the given one passed for the faces in
+    view: every face must be the one that passed it (the same person at the operating point's 1:1 distance), so a
+    photo shown after someone else's live turn, or a second person in view, keeps the gate closed."""
     if not challenge_required(svc.settings.liveness, gate):
         return "off"
-    return "passed" if svc.challenges.passed(challenge, gate) else "required"
+    live = svc.challenges.passed_face(challenge, gate)
+    if live is None or not len(embeddings):
+        return "required"
+    same = np.linalg.norm(embeddings - live, axis=1) <= svc.fg.threshold
+    return "passed" if bool(same.all()) else "required"
 
 
 def _face_out(
