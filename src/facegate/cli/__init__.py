@@ -27,11 +27,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.Handler):
+    """Writes each message to sys.stderr as it is when the message comes, not as it was when the handler was made
+    (a caller running several commands in one process may redirect stderr between them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
 def _show_library_messages() -> None:
     """The library logs; the command shows its progress and warnings on stderr as `facegate: …` lines."""
     logger = logging.getLogger("facegate")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("facegate: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
