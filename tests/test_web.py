@@ -57,6 +57,17 @@ def write_y4m(photo: Path, path: Path, frames: int = 5) -> None:
             out.write(b"FRAME\n" + frame)
 
 
+def camera_flags(photo: Path, folder: Path) -> list[str]:
+    """Chromium flags for a fake camera that shows `photo` (a Y4M clip written in `folder`), with no prompt."""
+    video = folder / "camera.y4m"
+    write_y4m(photo, video)
+    return [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+
+
 def wait_until(page: object, expression: str, timeout_s: float = 120) -> None:
     """Poll a JavaScript expression until it is true (wait_for_function evaluates strings, which the page's Content
     Security Policy forbids; page.evaluate goes through the DevTools protocol instead)."""
@@ -141,13 +152,7 @@ def fake_camera(served: tuple[Server, str], photo: Path, tmp_path: Path) -> list
     server, key = served
     with server.client(key) as client:
         wait_fitted(client)
-    video = tmp_path / "camera.y4m"
-    write_y4m(photo, video)
-    return [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}",
-    ]
+    return camera_flags(photo, tmp_path)
 
 
 def test_live_camera_names_the_person(

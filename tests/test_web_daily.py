@@ -15,7 +15,7 @@ import httpx
 import pytest
 from conftest import SHARED_DATA
 from service_fixtures import PER_PERSON, Server, enroll_all, start_server, wait_fitted
-from test_web import open_page, playwright_api, wait_until, write_y4m
+from test_web import camera_flags, open_page, playwright_api, wait_until
 
 from facegate.api.auth import create_key
 from facegate.gallery import Gallery, open_gallery
@@ -163,13 +163,7 @@ def test_add_photos_to_a_person_on_their_card(site: Site, enrollable: dict[str, 
 
 
 def test_live_view_says_when_no_face_is_in_view_at_phone_width(site: Site, tmp_path: Path, shots: Path) -> None:
-    video = tmp_path / "camera.y4m"
-    write_y4m(FACELESS, video)
-    camera = [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}",
-    ]
+    camera = camera_flags(FACELESS, tmp_path)
     with playwright_api.sync_playwright() as pw:
         browser, page = open_page(pw, site.server, site.keys["admin"], camera)
         page.set_viewport_size(PHONE)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from service_fixtures import PER_PERSON, Server, enroll_all, start_server, wait_fitted
-from test_web import open_page, playwright_api, write_y4m
+from test_web import camera_flags, open_page, playwright_api
 
 from facegate.api.auth import create_key
 from facegate.gallery import open_gallery
@@ -36,13 +36,7 @@ def test_a_still_photo_held_to_the_camera_keeps_the_gate_closed(
     guarded: tuple[Server, str], enrollable: dict[str, list[Path]], tmp_path: Path
 ) -> None:
     server, key = guarded
-    video = tmp_path / "camera.y4m"
-    write_y4m(enrollable["elton_john"][PER_PERSON], video)  # a photo of him that is not enrolled
-    camera = [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}",
-    ]
+    camera = camera_flags(enrollable["elton_john"][PER_PERSON], tmp_path)  # a photo of him that is not enrolled
     with playwright_api.sync_playwright() as pw, server.client(key) as client:
         browser, page = open_page(pw, server, key, camera)
         page.click("#live-toggle")

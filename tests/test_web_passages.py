@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from service_fixtures import PER_PERSON, Server, enroll_all, start_server, wait_fitted
-from test_web import open_page, playwright_api, write_y4m
+from test_web import camera_flags, open_page, playwright_api
 
 from facegate.api.auth import create_key
 from facegate.gallery import open_gallery
@@ -43,13 +43,7 @@ def test_a_person_held_in_front_of_the_camera_is_one_event_and_a_return_is_anoth
     lobby: tuple[Server, str], enrollable: dict[str, list[Path]], tmp_path: Path
 ) -> None:
     server, key = lobby
-    video = tmp_path / "camera.y4m"
-    write_y4m(enrollable["elton_john"][PER_PERSON], video)  # a photo of him that is not enrolled
-    camera = [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}",
-    ]
+    camera = camera_flags(enrollable["elton_john"][PER_PERSON], tmp_path)  # a photo of him that is not enrolled
     with playwright_api.sync_playwright() as pw, server.client(key) as client:
         browser, page = open_page(pw, server, key, camera)
         hold_in_view(page, 10)
