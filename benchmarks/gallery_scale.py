@@ -49,12 +49,9 @@ from pathlib import Path
 
 import numpy as np
 import shared_data  # noqa: F401  (sets $FACEGATE_LFW to the checkout's LFW)
-from search import FaceModel, RealFaces, blas_threads, realism, resident_mb
+from search import FaceModel, RealFaces, blas_threads, lfw_faces, realism, resident_mb
 
-from facegate.experiments.feature_cache import FeatureCache
-from facegate.experiments.lfw_benchmark import VARIANTS, LFWEmbedder
 from facegate.experiments.machine import describe_machine
-from facegate.experiments.openset_benchmark import lfw_people
 from facegate.experiments.plotting import pyplot
 from facegate.gallery import open_gallery
 from facegate.gallery.identify import INDEX_PEOPLE, GalleryIdentifier
@@ -84,19 +81,6 @@ class Split:
         names = list(self.enrolled)
         labels = np.repeat(names, [len(self.enrolled[n]) for n in names])
         return FaceModel.fit(np.concatenate([self.enrolled[n] for n in names]), labels)
-
-
-def lfw_faces() -> tuple[dict[str, list[int]], np.ndarray]:
-    """Every LFW photo's embedding (cached by the feature cache) and the rows of each person's photos, by name."""
-    people = lfw_people()
-    files = [f for photos in people.values() for f in photos]
-    cache = FeatureCache()
-    try:
-        embeddings = LFWEmbedder(cache).embeddings(files, VARIANTS["warp"])[0]
-    finally:
-        cache.close()
-    row = {f: i for i, f in enumerate(files)}
-    return {name: [row[f] for f in photos] for name, photos in people.items()}, embeddings
 
 
 def lfw_split(seed: int = SEED) -> Split:

@@ -82,20 +82,26 @@ class RealFaces:
     stored_labels: np.ndarray
 
 
-def real_faces(queries: int) -> RealFaces:
-    """Every LFW photo's embedding (cached by the feature cache), the last photo of the first `queries` people
-    with two or more held out as queries."""
+def lfw_faces() -> tuple[dict[str, list[int]], np.ndarray]:
+    """Every LFW photo's embedding (cached by the feature cache) and the rows of each person's photos, by name."""
     people = lfw_people()
     files = [f for photos in people.values() for f in photos]
-    labels = np.array([f.parent.name for f in files])
     cache = FeatureCache()
     try:
         embeddings = LFWEmbedder(cache).embeddings(files, VARIANTS["warp"])[0]
     finally:
         cache.close()
     row = {f: i for i, f in enumerate(files)}
-    held = [row[photos[-1]] for photos in people.values() if len(photos) >= 2][:queries]
-    keep = np.setdiff1d(np.arange(len(files)), held)
+    return {name: [row[f] for f in photos] for name, photos in people.items()}, embeddings
+
+
+def real_faces(queries: int) -> RealFaces:
+    """Every LFW photo's embedding, the last photo of the first `queries` people with two or more held out as
+    queries."""
+    people, embeddings = lfw_faces()
+    labels = np.array([name for name, rows in people.items() for _ in rows])
+    held = [rows[-1] for rows in people.values() if len(rows) >= 2][:queries]
+    keep = np.setdiff1d(np.arange(len(embeddings)), held)
     return RealFaces(embeddings[held], labels[held], embeddings[keep], labels[keep])
 
 
