@@ -98,25 +98,15 @@ class Server:
             self.process.wait(30)
 
 
-def start_server(db: str, log: Path, env: dict[str, str] | None = None) -> Server:
-    """Start the gate service over `db` (with `env` added to its environment) and wait until /health answers."""
+def start_server(db: str, log: Path, env: dict[str, str] | None = None, cli: bool = False) -> Server:
+    """Start the gate service over `db` (with `env` added to its environment) and wait until /health answers:
+    uvicorn on the app factory, or `facegate serve` as a site runs it (cli)."""
     port = free_port()
     env = {**os.environ, "FACEGATE_DB": db, **(env or {})}
+    app = ["facegate", "serve"] if cli else ["uvicorn", "facegate.api.app:create_app", "--factory"]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "facegate.api.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
+            [sys.executable, "-m", *app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,5 +1,5 @@
-"""The gallery's tables: people, their face samples, access events, API keys, the gallery revision and the photo
-archive index (`facegate index --db`)."""
+"""The gallery's tables: people, their face samples, access events, API keys, the gallery revision with its deletion
+log and the photo archive index (`facegate index --db`)."""
 
 from __future__ import annotations
 
@@ -111,12 +111,26 @@ class ApiKey(Base):
 
 
 class GalleryState(Base):
-    """A single row whose revision grows with every change to people or samples (servers refit on a change)."""
+    """A single row whose revision grows with every change to people or samples (servers refit on a change).
+    Every sample deleted at a revision after `deletions_from` is in the deletion log (sample_deletions)."""
 
     __tablename__ = "gallery_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer)
+    deletions_from: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class SampleDeletion(Base):
+    """The deletion log: a sample deleted at a gallery revision, written in the deleting transaction, so that each
+    server's vector index drops what went since the revision it follows without reading every sample id. Only ids
+    and times: nothing of the person. Rows older than the repository's DELETION_LOG_DAYS are pruned."""
+
+    __tablename__ = "sample_deletions"
+
+    sample_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # never reused (0003)
+    revision: Mapped[int] = mapped_column(Integer, index=True)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class IndexedFace(Base):

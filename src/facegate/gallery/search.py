@@ -24,8 +24,10 @@ class Hit:
 
 class GalleryVectorIndex:
     """Nearest enrolled samples of faces. Before each search it checks the gallery revision and, when it moved,
-    reads only the sample ids (adding the embeddings of new samples, dropping deleted ones), never all embeddings.
-    The database is read outside the search lock: searches wait only for the in-memory update."""
+    reads what changed since the revision it follows: the samples added (ids only grow) with their embeddings, and
+    the ids the deletion log holds, never every embedding or sample id (unless the log no longer reaches back that
+    far, or PostgreSQL's count of samples disagrees with what it read). The database is read outside the search lock:
+    searches wait only for the in-memory update, which costs time in proportion to the change."""
 
     def __init__(self, gallery: Gallery, exact_limit: int = EXACT_LIMIT) -> None:
         self.gallery = gallery
@@ -39,23 +41,39 @@ class GalleryVectorIndex:
 
     def sync(self) -> int:
         """Bring the index up to the gallery's current revision (nothing to do when it has not moved); returns the
-        revision it now follows. Reads the samples added since (ids only grow), and every id only when the count
-        shows that some were deleted."""
+        revision it now follows."""
         with self._syncing:
-            revision = self.gallery.revision()  # read before the samples: a change in between is seen next time
+            revision = self.gallery.revision()
             if revision == self.revision:
                 return revision
-            fresh = self.gallery.sample_refs(since=self._newest)  # the newest held too: an old gallery may reuse it
+            # from the newest held on: a gallery made before ids were never reused may hand it out again
+            changes = self.gallery.sample_changes(self.revision, self._newest)
+            fresh = dict(changes.added)
             new = [i for i, ref in fresh.items() if self._samples.get(i) != ref]
-            gone = [i for i in new if i in self._samples]  # replaced under the same id
-            if self.gallery.sample_count() != len(self._samples) - len(gone) + len(new):  # some were deleted
-                held = np.fromiter(self._samples, np.int64, len(self._samples))
-                gone += np.setdiff1d(held, self.gallery.sample_ids()).tolist()
+            gone = {i for i in new if i in self._samples}  # replaced under the same id
+            gone.update(i for i in changes.deleted or () if i in self._samples)
+            counted = changes.count is None or changes.count == len(self._samples) - len(gone) + len(new)
+            if changes.deleted is None or not counted:
+                gone, new = self._reconcile(fresh)
             ids, vectors = self.gallery.embeddings_by_ids(new)  # those deleted meanwhile are left for next time
             with self._lock:
-                self._update(gone, ids, vectors, fresh)
-                self.revision = revision
-            return revision
+                self._update(list(gone), ids, vectors, fresh)
+                self.revision = changes.revision
+            return changes.revision
+
+    def _reconcile(self, fresh: dict[int, SampleRef]) -> tuple[set[int], list[int]]:
+        """Every sample id read, for when the deletion log does not reach back to the revision followed (or the count
+        disagrees: on PostgreSQL a sample can commit after one with a higher id): the held samples gone, and the
+        samples to add (their refs put into `fresh`)."""
+        held = np.fromiter(self._samples, np.int64, len(self._samples))
+        stored = self.gallery.sample_ids()
+        missing = np.setdiff1d(np.setdiff1d(stored, held), np.fromiter(fresh, np.int64, len(fresh)))
+        if len(missing):
+            wanted = set(missing.tolist())
+            fresh.update((i, r) for i, r in self.gallery.sample_refs(since=int(missing[0])).items() if i in wanted)
+        new = [i for i, ref in fresh.items() if self._samples.get(i) != ref]
+        gone = set(np.setdiff1d(held, stored).tolist()) | {i for i in new if i in self._samples}
+        return gone, new
 
     def _update(self, gone: list[int], ids: np.ndarray, vectors: np.ndarray, refs: dict[int, SampleRef]) -> None:
         """Drop the samples `gone` and add `ids` with their vectors (under the lock)."""

@@ -6,6 +6,13 @@ above, it trains a `faiss.IndexIVFFlat` (L2) on what it holds and moves the vect
 index has grown fourfold (the number of lists follows √n), and moves them back below half the limit (so a gallery
 hovering at the limit does not retrain on every change). One copy of the vectors is kept at any time.
 
+Small changes cost time in proportion to the change, not to the index (a gallery's index is updated while searches
+wait): the exact store fills the holes a removal leaves with its last rows and grows by doubling, and the IVF index
+keeps a hash table from id to list position (remove_ids by that table) and adds small batches on one thread.
+Measured over 300,000 vectors (2-core EPYC): removing 5 took 1.5-11 ms by scanning the lists and 0.02 ms by the table;
+adding 5 took 15-23 ms on two OpenMP threads (waking the second) and 0.1 ms on one. Over 30,000 exact vectors,
+copying the store took 3-4 ms per change.
+
 Why IVFFlat: on this 2-core machine, over 1M vectors (random unit vectors plus 300 real LFW faces; queries: held-out
 and perturbed real faces), IVFFlat with 2048 lists built in 24 s and found the exact nearest vector for 99.3% of the
 queries in 1.6 ms (128 lists probed); it adds and removes by id natively. HNSW (M 32, efConstruction 40) took 259 s
@@ -51,6 +58,8 @@ EXACT_BLOCK = 1 << 24
 # FAISS's OpenMP threads for training and adding: the gate shares two cores with ONNX Runtime (one query is searched
 # on one thread whatever this says).
 FAISS_THREADS = 2
+# Batches of fewer vectors than this are added on one thread: waking a second costs more than it saves.
+PARALLEL_ADD = 4_096
 
 
 class VectorIndexError(FaceGateError, ValueError):
@@ -82,6 +91,7 @@ class VectorIndex:
         self.dim = dim
         self.exact_limit = exact_limit
         self._held: set[int] = set()
+        self._rows: dict[int, int] = {}  # exact search: the row of each id in the store
         self._store(np.zeros(0, np.int64), np.zeros((0, dim), np.float32))
         self._ivf: faiss.IndexIVFFlat | None = None
         self._trained_on = 0
@@ -107,23 +117,26 @@ class VectorIndex:
             raise VectorIndexError(f"ids already in the index: {sorted(taken)[:10]}")
         self._held.update(ids.tolist())
         if self._ivf is None:
-            self._store(np.concatenate([self._exact_ids, ids]), np.concatenate([self._exact_vectors, vectors]))
+            self._exact_add(ids, vectors)
         else:
+            _faiss_threads(FAISS_THREADS if len(ids) >= PARALLEL_ADD else 1)
             self._ivf.add_with_ids(vectors, ids)
         self._rebalance()
 
     def remove(self, ids: np.ndarray | list[int]) -> None:
         """Drop the vectors stored under `ids` (all of which must be held)."""
-        ids = self._ids(ids)
+        ids = np.unique(self._ids(ids))
         unknown = set(ids.tolist()) - self._held
         if unknown:
             raise VectorIndexError(f"ids not in the index: {sorted(unknown)[:10]}")
         self._held.difference_update(ids.tolist())
         if self._ivf is None:
-            keep = ~np.isin(self._exact_ids, ids)
-            self._store(self._exact_ids[keep], self._exact_vectors[keep])
+            self._exact_remove(ids)
         else:
-            self._ivf.remove_ids(ids)  # type: ignore[arg-type]  # FAISS's SWIG wrapper takes an id array too
+            import faiss
+
+            _faiss_threads(1)
+            self._ivf.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))  # by the id table
         self._rebalance()
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -158,30 +171,62 @@ class VectorIndex:
         return np.ascontiguousarray(array)
 
     def _store(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Hold these ids and vectors for the exact search (squared norms computed once, here)."""
+        """Hold exactly these ids and vectors for the exact search (squared norms computed once, here)."""
         self._exact_ids, self._exact_vectors = ids, vectors
         self._exact_squared = (vectors * vectors).sum(axis=1)
+        self._count = len(ids)  # rows in use; the arrays may have room for more
+        self._rows = dict(zip(ids.tolist(), range(len(ids))))
+
+    def _exact(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored ids, vectors and squared norms in use (views)."""
+        n = self._count
+        return self._exact_ids[:n], self._exact_vectors[:n], self._exact_squared[:n]
+
+    def _exact_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Append rows to the exact store, doubling its room when full (amortised: a change copies nothing else)."""
+        start, end = self._count, self._count + len(ids)
+        if end > len(self._exact_ids):
+            room = max(2 * end, 64)
+            self._exact_ids = _grown(self._exact_ids, start, room)
+            self._exact_vectors = _grown(self._exact_vectors, start, room)
+            self._exact_squared = _grown(self._exact_squared, start, room)
+        self._exact_ids[start:end], self._exact_vectors[start:end] = ids, vectors
+        self._exact_squared[start:end] = (vectors * vectors).sum(axis=1)
+        self._rows.update(zip(ids.tolist(), range(start, end)))
+        self._count = end
+
+    def _exact_remove(self, ids: np.ndarray) -> None:
+        """Drop rows from the exact store: the last rows that stay move into the holes (order is not kept)."""
+        gone = np.array([self._rows.pop(i) for i in ids.tolist()], np.int64)
+        end = self._count - len(gone)
+        holes = np.sort(gone[gone < end])
+        movers = np.setdiff1d(np.arange(end, self._count), gone)  # as many as there are holes
+        for array in (self._exact_ids, self._exact_vectors, self._exact_squared):
+            array[holes] = array[movers]
+        self._rows.update(zip(self._exact_ids[holes].tolist(), holes.tolist()))
+        self._count = end
 
     def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Squared distances and ids of the k nearest, as FAISS returns them, by matrix products in blocks."""
-        n, take = len(self._exact_ids), min(k, len(self._exact_ids))
+        stored_ids, stored, stored_squared = self._exact()
+        n, take = len(stored_ids), min(k, len(stored_ids))
         squared = np.full((len(queries), k), np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
         step = max(1, EXACT_BLOCK // max(n, 1))
         for start in range(0, len(queries) if take else 0, step):
-            d = squared_distances(queries[start : start + step], self._exact_vectors, self._exact_squared)
+            d = squared_distances(queries[start : start + step], stored, stored_squared)
             nearest = np.argpartition(d, take - 1, axis=1)[:, :take] if take < n else np.argsort(d, axis=1)
             order = np.argsort(np.take_along_axis(d, nearest, axis=1), axis=1, kind="stable")
             rows = np.take_along_axis(nearest, order, axis=1)
             squared[start : start + step, :take] = np.take_along_axis(d, rows, axis=1)
-            ids[start : start + step, :take] = self._exact_ids[rows]
+            ids[start : start + step, :take] = stored_ids[rows]
         return squared, ids
 
     def _rebalance(self) -> None:
         """Move to FAISS above the limit, back to exact below half of it, retrain after growing fourfold."""
         n = len(self)
         if self._ivf is None and n > self.exact_limit and self._faiss_installed():
-            self._ivf = self._train(self._exact_ids, self._exact_vectors)
+            self._ivf = self._train(*self._exact()[:2])
             self._store(np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32))
         elif self._ivf is not None and n <= self.exact_limit // 2:
             self._store(*self._ivf_contents())
@@ -203,13 +248,15 @@ class VectorIndex:
         """A new IVF index with lists trained on `vectors`, holding them."""
         import faiss
 
-        faiss.omp_set_num_threads(FAISS_THREADS)
+        _faiss_threads(FAISS_THREADS)
         lists = ivf_lists(len(ids))
         index = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.dim), self.dim, lists)
         index.cp.max_points_per_centroid = TRAINING_POINTS
         index.cp.min_points_per_centroid = 1  # ivf_lists keeps TRAINING_POINTS per list unless there is one list
         index.train(vectors)
         index.add_with_ids(vectors, ids)
+        # id → position, so removals need not scan every list (FAISS's stubs leave DirectMap out)
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
         index.nprobe = ivf_probes(lists)
         self._trained_on = len(ids)
         return index
@@ -223,3 +270,17 @@ class VectorIndex:
         ids = np.concatenate([list_ids for list_ids, _ in lists])
         codes = np.concatenate([list_codes for _, list_codes in lists])
         return ids, np.ascontiguousarray(codes).view(np.float32).reshape(-1, self.dim)
+
+
+def _grown(array: np.ndarray, used: int, room: int) -> np.ndarray:
+    """A copy of `array` with room for `room` rows, its first `used` rows kept."""
+    out = np.empty((room, *array.shape[1:]), array.dtype)
+    out[:used] = array[:used]
+    return out
+
+
+def _faiss_threads(threads: int) -> None:
+    """OpenMP threads for this thread's next FAISS calls (an OpenMP setting belongs to the thread that makes it)."""
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
