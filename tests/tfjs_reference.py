@@ -55,6 +55,10 @@ def _text(node: dict[str, Any], key: str) -> str:
     return base64.b64decode(node["attr"][key]["s"]).decode()
 
 
+def _fused(node: dict[str, Any]) -> list[str]:
+    return [base64.b64decode(s).decode() for s in node["attr"]["fused_ops"]["list"]["s"]]
+
+
 def _strides(node: dict[str, Any]) -> list[int]:
     return [int(i) for i in node["attr"]["strides"]["list"]["i"]]
 
@@ -70,7 +74,7 @@ def evaluate(
             continue
         if op == "Placeholder":
             out = x.astype(np.float64)
-        elif op == "Conv2D":
+        elif op in ("Conv2D", "_FusedConv2D"):
             k = ins[1]
             out = np.einsum(
                 "nhwijc,ijco->nhwo",
@@ -78,6 +82,9 @@ def evaluate(
                 k,
                 optimize=True,
             )
+            if op == "_FusedConv2D":  # Conv2D, then BiasAdd [, Relu]
+                out = out + ins[2]
+                out = np.maximum(out, 0) if "Relu" in _fused(node) else out
         elif op == "DepthwiseConv2dNative":
             k = ins[1][..., 0]  # channel multiplier 1
             out = np.einsum(
@@ -86,16 +93,25 @@ def evaluate(
                 k,
                 optimize=True,
             )
-        elif op in ("Add", "Mul", "Minimum", "Maximum"):
-            out = {"Add": np.add, "Mul": np.multiply, "Minimum": np.minimum, "Maximum": np.maximum}[op](*ins)
+        elif op == "MaxPool":
+            k = [int(i) for i in node["attr"]["ksize"]["list"]["i"]]
+            if _text(node, "padding") != "VALID":
+                raise NotImplementedError("MaxPool with SAME padding")
+            out = _patches(ins[0], k[1], k[2], _strides(node), "VALID").max(axis=(3, 4))
+        elif op == "Reshape":
+            out = ins[0].reshape([int(i) for i in ins[1]])
+        elif op == "Identity":
+            out = ins[0]
+        elif op in ("Add", "AddV2", "Mul", "Minimum", "Maximum"):
+            fn = {"Add": np.add, "AddV2": np.add, "Mul": np.multiply, "Minimum": np.minimum, "Maximum": np.maximum}
+            out = fn[op](*ins)
         elif op == "Relu":
             out = np.maximum(ins[0], 0)
         elif op == "Mean":
             out = ins[0].mean(axis=tuple(int(a) for a in ins[1]))
         elif op == "_FusedMatMul":
             out = ins[0] @ ins[1] + ins[2]
-            fused = [base64.b64decode(s).decode() for s in node["attr"]["fused_ops"]["list"]["s"]]
-            out = np.maximum(out, 0) if "Relu" in fused else out
+            out = np.maximum(out, 0) if "Relu" in _fused(node) else out
         elif op == "Sigmoid":
             out = 1 / (1 + np.exp(-ins[0]))
         elif op == "Softmax":

@@ -6,8 +6,9 @@ the group's .bin files, in manifest order. Weights quantised to float16 are read
 
 The ONNX graph takes the model's NHWC input and works in NCHW inside (one Transpose at the start): 4-d tensors are
 NCHW, per-channel constants become (C, 1, 1), and axes of reductions over 4-d tensors are remapped. Only the ops of
-the MobileNet-style models we convert are known (Conv2D and DepthwiseConv2dNative, Add, Mul, Relu, Minimum,
-Maximum, Mean, _FusedMatMul with BiasAdd [+ Relu], Sigmoid, Softmax); anything else is a ModelError.
+the small CNNs we convert are known (Conv2D, DepthwiseConv2dNative and _FusedConv2D with BiasAdd [+ Relu], MaxPool,
+Add/AddV2, Mul, Relu, Minimum, Maximum, Mean, Reshape to a flat vector, _FusedMatMul with BiasAdd [+ Relu], Sigmoid,
+Softmax, Identity); anything else is a ModelError.
 """
 
 from __future__ import annotations
@@ -122,26 +123,62 @@ class _Builder:
         return self.constant(f"{name}.c", value)
 
 
-def _conv(b: _Builder, node: dict[str, Any], depthwise: bool) -> str:
-    """Conv2D (kernel kh, kw, in, out) or DepthwiseConv2dNative (kh, kw, in, multiplier), NHWC → ONNX Conv."""
+def _conv(b: _Builder, node: dict[str, Any], depthwise: bool, bias: str | None = None) -> str:
+    """Conv2D (kernel kh, kw, in, out) or DepthwiseConv2dNative (kh, kw, in, multiplier), NHWC → ONNX Conv, with
+    the bias of a fused BiasAdd when given."""
     if attr_text(node, "data_format") != "NHWC" or set(attr_ints(node, "dilations")) != {1}:
         raise ModelError(f"{node['name']}: only NHWC convolutions without dilation are supported")
-    x, kernel_name = node["input"]
+    x, kernel_name = node["input"][:2]
     kernel = b.weight(kernel_name)
     kh, kw, cin, cout = kernel.shape
     strides = attr_ints(node, "strides")[1:3]
-    padding = attr_text(node, "padding")
-    if padding not in ("SAME", "VALID"):
-        raise ModelError(f"{node['name']}: unsupported padding {padding}")
-    pad = {"auto_pad": "SAME_UPPER"} if padding == "SAME" else {"pads": [0, 0, 0, 0]}  # TF pads the extra at the end
     if depthwise:
         onnx_kernel, group = kernel.transpose(2, 3, 0, 1).reshape(cin * cout, 1, kh, kw), cin
     else:
         onnx_kernel, group = kernel.transpose(3, 2, 0, 1), 1
-    w = b.constant(f"{node['name']}.W", onnx_kernel.astype(np.float32))
-    return b.node(
-        "Conv", [b.operand(x, 4), w], node["name"], 4, kernel_shape=[kh, kw], strides=strides, group=group, **pad
-    )
+    inputs = [b.operand(x, 4), b.constant(f"{node['name']}.W", onnx_kernel.astype(np.float32))]
+    if bias is not None:
+        inputs.append(b.constant(f"{node['name']}.B", b.weight(bias).astype(np.float32)))
+    return b.node("Conv", inputs, node["name"], 4, kernel_shape=[kh, kw], strides=strides, group=group, **_pads(node))
+
+
+def _pads(node: dict[str, Any]) -> dict[str, Any]:
+    """ONNX padding attributes for a TF "SAME" or "VALID" convolution or pooling (TF pads the odd pixel at the end)."""
+    padding = attr_text(node, "padding")
+    if padding not in ("SAME", "VALID"):
+        raise ModelError(f"{node['name']}: unsupported padding {padding}")
+    return {"auto_pad": "SAME_UPPER"} if padding == "SAME" else {"pads": [0, 0, 0, 0]}
+
+
+def _fused_conv(b: _Builder, node: dict[str, Any]) -> str:
+    """_FusedConv2D: Conv2D + BiasAdd [+ Relu] (TF.js folds them, and a batch norm before them, into one node)."""
+    ops = fused_ops(node)
+    if ops[:1] != ["BiasAdd"] or ops[1:] not in ([], ["Relu"]) or len(node["input"]) != 3:
+        raise ModelError(f"{node['name']}: unsupported _FusedConv2D {ops}")
+    name = node["name"]
+    conv = _conv(b, {**node, "name": f"{name}.conv" if ops[1:] else name}, False, bias=node["input"][2])
+    return b.node("Relu", [conv], name, 4) if ops[1:] else conv
+
+
+def _max_pool(b: _Builder, node: dict[str, Any]) -> str:
+    """MaxPool over an NHWC window (batch and channel sizes 1) → ONNX MaxPool."""
+    ksize, strides = attr_ints(node, "ksize"), attr_ints(node, "strides")
+    if attr_text(node, "data_format") != "NHWC" or ksize[0::3] != [1, 1] or strides[0::3] != [1, 1]:
+        raise ModelError(f"{node['name']}: only NHWC spatial max pooling is supported")
+    (x,) = node["input"]
+    return b.node("MaxPool", [x], node["name"], 4, kernel_shape=ksize[1:3], strides=strides[1:3], **_pads(node))
+
+
+def _reshape(b: _Builder, node: dict[str, Any]) -> str:
+    """Reshape to a shape of rank below 4 (Keras's Flatten): a 4-d input goes back to NHWC first, so the values
+    come out in TensorFlow's order."""
+    x, shape_name = node["input"]
+    shape = b.weight(shape_name).astype(np.int64)
+    if shape.ndim != 1 or len(shape) >= 4:
+        raise ModelError(f"{node['name']}: only reshapes to rank 1-3 are supported, not {shape.tolist()}")
+    if b.rank[x] == 4:
+        x = b.node("Transpose", [x], f"{node['name']}.nhwc", 4, perm=[0, 2, 3, 1])
+    return b.node("Reshape", [x, b.constant(f"{shape_name}.shape", shape)], node["name"], len(shape))
 
 
 def _elementwise(op: str) -> Callable[[_Builder, dict[str, Any]], str]:
@@ -158,7 +195,7 @@ def _elementwise(op: str) -> Callable[[_Builder, dict[str, Any]], str]:
 
 
 def _unary(op: str, **attrs: Any) -> Callable[[_Builder, dict[str, Any]], str]:
-    """Relu, Sigmoid, Softmax (over the last axis, as TensorFlow's)."""
+    """Relu, Sigmoid, Softmax (over the last axis, as TensorFlow's), Identity."""
 
     def emit(b: _Builder, node: dict[str, Any]) -> str:
         (x,) = node["input"]
@@ -240,7 +277,12 @@ _OPS: dict[str, Callable[[_Builder, dict[str, Any]], str]] = {
     "_Clip": _clip,
     "Conv2D": lambda b, n: _conv(b, n, depthwise=False),
     "DepthwiseConv2dNative": lambda b, n: _conv(b, n, depthwise=True),
+    "_FusedConv2D": _fused_conv,
+    "MaxPool": _max_pool,
+    "Reshape": _reshape,
     "Add": _elementwise("Add"),
+    "AddV2": _elementwise("Add"),
+    "Identity": _unary("Identity"),
     "Mul": _elementwise("Mul"),
     "Minimum": _elementwise("Min"),
     "Maximum": _elementwise("Max"),
