@@ -51,6 +51,7 @@ def test_the_next_identification_and_verification_use_the_new_point(
 ) -> None:
     client, keys = service
     probe = enrollable["elton_john"][PER_PERSON]  # not enrolled
+    elton = next(p["id"] for p in client.get("/people").json() if p["name"] == "elton_john")
     thresholds = {}
     try:
         for fpir in (1e-2, 1e-5):
@@ -61,6 +62,10 @@ def test_the_next_identification_and_verification_use_the_new_point(
             assert answer.json()["faces"][0]["name"] == "elton_john"
             pair = [upload(probe, "image"), upload(enrollable["elton_john"][0], "other")]
             assert client.post("/verify", files=pair).json()["threshold"] == point["verify_threshold"]
+            against = client.post("/verify", files=[upload(probe, "image")], data={"person_id": elton}).json()
+            # the nearest of the person's 3 photos: a stranger gets 3 chances, so the prior is read at FPIR / 3
+            assert against["threshold"] == round(verify_threshold(fpir, "facenet", PER_PERSON), 4)
+            assert against["threshold"] < point["verify_threshold"] and against["same"]
             thresholds[fpir] = point["identify_threshold"]
     finally:
         client.put("/operating-point", json={"fpir": 1e-3})

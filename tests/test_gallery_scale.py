@@ -18,7 +18,7 @@ from facegate.gallery import identify, open_gallery
 from facegate.gallery.identify import INDEX_KIND, GalleryIdentifier
 from facegate.gallery.repository import ConflictError, Gallery, NewSample
 from facegate.match.decision import UNKNOWN
-from facegate.match.operating_point import prior_distance
+from facegate.match.operating_point import gallery_comparisons, prior_distance
 
 Faces = dict[str, tuple[list[NewSample], np.ndarray]]  # person: enrollable samples, the probe's embedding
 
@@ -68,7 +68,10 @@ def test_index_follows_enrollment_and_deletion_without_refit(
     assert [gallery.person(i).samples for i in first] == [len(faces[p][0]) for p in people[:-1]]
     identifier = GalleryIdentifier(gallery, index_people=3)
     fitted = identifier.wait_until_fresh()
-    assert fitted.kind == INDEX_KIND and fitted.threshold == prior_distance(identifier.fpir, len(first))
+    photos = [len(faces[p][0]) for p in people[:-1]]  # a stranger meets every enrolled photo
+    assert fitted.kind == INDEX_KIND and fitted.threshold == prior_distance(
+        identifier.fpir, gallery_comparisons(photos)
+    )
     requested = no_refit(monkeypatch, gallery)
     for person in people[:-1]:
         assert named(identifier, gallery, faces[person][1]) == person
@@ -82,7 +85,8 @@ def test_index_follows_enrollment_and_deletion_without_refit(
     assert named(identifier, gallery, faces[people[0]][1]) == UNKNOWN
     assert named(identifier, gallery, faces[people[1]][1]) == people[1]
     assert named(identifier, gallery, faces[""][1]) == UNKNOWN  # a stranger
-    assert identifier.current().threshold == prior_distance(identifier.fpir, len(people) - 1)
+    now = [*photos[1:], len(samples)]  # the first person deleted, the newcomer enrolled
+    assert identifier.current().threshold == prior_distance(identifier.fpir, gallery_comparisons(now))
 
 
 def test_small_gallery_keeps_the_classifier_until_the_switch(db_url: str, faces: Faces) -> None:

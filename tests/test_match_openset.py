@@ -62,10 +62,10 @@ def test_choose_thresholds_keeps_fpir_at_target_and_loses_few_genuine() -> None:
     assert choose_thresholds(genuine, [impostor], 0.01, max_distance=0.6)[1] <= 0.6
 
 
-def test_prior_reads_the_table_at_fpir_per_person() -> None:
+def test_prior_reads_the_table_at_fpir_per_comparison() -> None:
     assert prior_distance(0.01) == pytest.approx(PRIOR_DISTANCE[0.01])
-    assert prior_distance(0.01, people=10) == pytest.approx(PRIOR_DISTANCE[0.001])
-    assert PRIOR_DISTANCE[0.01] > prior_distance(0.01, people=4) > PRIOR_DISTANCE[0.001]
+    assert prior_distance(0.01, comparisons=10) == pytest.approx(PRIOR_DISTANCE[0.001])
+    assert PRIOR_DISTANCE[0.01] > prior_distance(0.01, comparisons=4) > PRIOR_DISTANCE[0.001]
     assert prior_distance(0.9) == PRIOR_DISTANCE[max(PRIOR_DISTANCE)]  # clamped above the table
 
 
@@ -139,7 +139,7 @@ def test_small_galleries_calibrate_with_the_default_classifier(people: int, per_
     identifier = OpenSetIdentifier(folds=folds).fit(X, y)
     assert _is_scaled_logistic_regression(identifier.classifier_)
     assert len(identifier.impostor_) == len(y) and len(identifier.genuine_) > 0  # everyone held out once
-    assert identifier.distance_threshold_ <= prior_distance(DEFAULT_FPIR, people)  # too few strangers: the prior caps
+    assert identifier.distance_threshold_ <= prior_distance(DEFAULT_FPIR, len(y))  # too few strangers: the prior caps
     assert list(identifier.predict(X)) == list(y)
 
 
@@ -154,7 +154,7 @@ def test_two_people_without_strangers_use_the_prior() -> None:
     X, y, _ = _gallery(people=2, per_person=6)
     identifier = OpenSetIdentifier().fit(X, y)
     assert identifier.threshold_source_ == "prior" and len(identifier.impostor_) == 0
-    assert identifier.distance_threshold_ == pytest.approx(prior_distance(DEFAULT_FPIR, 2))
+    assert identifier.distance_threshold_ == pytest.approx(prior_distance(DEFAULT_FPIR, 12))  # 2 people × 6 photos
     assert identifier.probability_threshold_ == 0.0 and np.isnan(identifier.calibration_fpir_)
 
 

@@ -84,8 +84,8 @@ def test_the_default_operating_point_separates_the_celebrity_photos() -> None:
     genuine = np.array([distances[i, labels == labels[i]].min() for i in range(len(labels))])
     impostor = np.array([distances[i, labels != labels[i]].min() for i in range(len(labels))])
     threshold = NearestNeighbourIdentifier().fit(gallery.embeddings, labels).distance_threshold_
-    assert threshold == pytest.approx(prior_distance(1e-3, 5))  # the default operating point over 5 people
+    assert threshold == pytest.approx(prior_distance(1e-3, 25))  # the default operating point over 25 photos
     assert len(labels) == 25 and not gallery.skipped
     assert (impostor <= threshold).mean() == 0.0
-    assert (genuine > threshold).mean() <= 0.1
+    assert (genuine > threshold).mean() <= 0.15  # 3 of 25 at the union bound over the 25 photos
     assert genuine.max() < calibrate_threshold(genuine, impostor, fpir=0.0) < impostor.min()

@@ -20,7 +20,14 @@ from facegate.gallery import open_gallery
 from facegate.gallery.identify import build_identifier
 from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.match.openset import OpenSetIdentifier
-from facegate.match.operating_point import PRIOR_DISTANCE, check_fpir, prior_distance, verify_threshold
+from facegate.match.operating_point import (
+    PRIOR_DISTANCE,
+    check_fpir,
+    gallery_comparisons,
+    person_comparisons,
+    prior_distance,
+    verify_threshold,
+)
 from facegate.models import ModelFiles
 
 PEOPLE = ("ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling")
@@ -34,10 +41,19 @@ def first_photos(models: ModelFiles, split: str = "train") -> dict[str, Path]:
 def test_thresholds_follow_the_measured_prior() -> None:
     assert verify_threshold() == pytest.approx(PRIOR_DISTANCE[1e-3]) == pytest.approx(0.995)
     assert verify_threshold(1e-2) > verify_threshold(1e-3) > verify_threshold(1e-4)
-    assert prior_distance(1e-3, 10) == pytest.approx(PRIOR_DISTANCE[1e-4])  # a stranger meets 10 people
+    assert prior_distance(1e-3, 10) == pytest.approx(PRIOR_DISTANCE[1e-4])  # a stranger meets 10 photos
     for bad in (0.0, 1.0, -0.1, 2.0):
         with pytest.raises(ValueError, match="between 0 and 1"):
             check_fpir(bad)
+
+
+def test_a_person_with_more_photos_counts_as_more_comparisons_but_fewer_than_photos() -> None:
+    counts = [person_comparisons(k) for k in range(1, 41)]
+    assert counts[:6] == list(range(1, 7))  # few photos: each a chance of its own (the union bound)
+    assert (np.diff(counts) > 0).all() and counts[19] < 12 and counts[39] < 16  # many: correlated chances
+    assert gallery_comparisons([1, 3, 20]) == pytest.approx(1 + 3 + person_comparisons(20))
+    assert verify_threshold(1e-3, photos=3) == pytest.approx(prior_distance(1e-3, 3))
+    assert verify_threshold(1e-3, photos=3) < verify_threshold(1e-3)
 
 
 def test_a_one_photo_gallery_keeps_the_operating_point(celebrity_embeddings: dict) -> None:
@@ -48,7 +64,9 @@ def test_a_one_photo_gallery_keeps_the_operating_point(celebrity_embeddings: dic
         assert isinstance(nearest, NearestNeighbourIdentifier)
         assert nearest.distance_threshold_ == pytest.approx(prior_distance(fpir, 5))
         several = build_identifier(x, y, fpir)
-        assert isinstance(several, OpenSetIdentifier) and several.distance_threshold_ <= prior_distance(fpir, 5)
+        assert isinstance(several, OpenSetIdentifier) and several.distance_threshold_ <= prior_distance(
+            fpir, gallery_comparisons(np.unique(y, return_counts=True)[1])
+        )
 
 
 def test_a_look_alike_stranger_stays_unknown_at_the_default(
@@ -113,8 +131,7 @@ def test_one_setting_moves_the_video_threshold(
             (gallery / person / photo.name).symlink_to(photo)
     argv = ["video", "in.mp4", "--out", "out.mp4", "--gallery", str(gallery)]
     monkeypatch.setenv("FACEGATE_FPIR", "0.01")
-    assert _recognizer(build_parser().parse_args(argv)).identifier.distance_threshold_ == pytest.approx(
-        prior_distance(1e-2, 5)
-    )
+    identifier = _recognizer(build_parser().parse_args(argv)).identifier
+    assert identifier.distance_threshold_ == pytest.approx(prior_distance(1e-2, len(identifier.labels_)))
     fixed = _recognizer(build_parser().parse_args([*argv, "--threshold", "0.7"]))
     assert fixed.identifier.distance_threshold_ == 0.7

@@ -15,7 +15,7 @@ from facegate.gallery.search import GalleryVectorIndex
 from facegate.match.decision import UNKNOWN, Decision, Identifier
 from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.match.openset import CalibrationError, OpenSetIdentifier
-from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, prior_distance
+from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, gallery_comparisons, prior_distance
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def build_identifier(
 ) -> Identifier:
     """The open-set classifier, calibrated for the false-accept target `fpir` (galleries too small to calibrate use
     the embedding model's prior distance for it); nearest neighbour at the prior distance for `fpir` over the
-    enrolled people when someone has a single sample, so every gallery keeps the same operating point."""
+    enrolled samples when someone has a single sample, so every gallery keeps the same operating point."""
     y = np.asarray(labels, str)
     try:
         return OpenSetIdentifier(fpir=fpir, model=model).fit(embeddings, y)
@@ -58,7 +58,7 @@ def describe(identifier: Identifier) -> str:
 
 class IndexIdentifier:
     """Open-set nearest neighbour over a GalleryVectorIndex as it stands: the nearest enrolled sample's person (id as
-    a string), or UNKNOWN beyond `threshold` (the prior distance for the FPIR target over the enrolled people)."""
+    a string), or UNKNOWN beyond `threshold` (the prior distance for the FPIR target over the enrolled samples)."""
 
     def __init__(self, index: GalleryVectorIndex, threshold: float) -> None:
         self.index = index
@@ -94,7 +94,7 @@ class GalleryIdentifier:
 
     Below `index_people` enrolled people that means refitting the classifier on every sample; from there on, the
     gallery's vector index follows the change incrementally (reading only the samples added) and nearest neighbour
-    decides at the prior distance for the FPIR over the enrolled people."""
+    decides at the prior distance for the FPIR over the enrolled samples."""
 
     def __init__(self, gallery: Gallery, fpir: float = DEFAULT_FPIR, index_people: int = INDEX_PEOPLE) -> None:
         self.gallery = gallery
@@ -111,9 +111,9 @@ class GalleryIdentifier:
         """A fit for the gallery as it is now: the index brought up to date, and the classifier refit on every
         sample while fewer than `index_people` people are enrolled."""
         revision = self.index.sync()
-        people = self.index.people()
-        if people >= self.index_people:
-            threshold = prior_distance(self.fpir, people, self.gallery.model() or "facenet")
+        if self.index.people() >= self.index_people:
+            comparisons = gallery_comparisons(self.index.photos_per_person())
+            threshold = prior_distance(self.fpir, comparisons, self.gallery.model() or "facenet")
             return Fitted(revision, IndexIdentifier(self.index, threshold), INDEX_KIND, threshold)
         data = self.gallery.training_set()
         if not len(data.embeddings):

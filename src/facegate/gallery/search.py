@@ -96,6 +96,11 @@ class GalleryVectorIndex:
         with self._lock:
             return len(self._people)
 
+    def photos_per_person(self) -> list[int]:
+        """How many samples the index holds of each person (what the operating point's union bound counts)."""
+        with self._lock:
+            return list(self._people.values())
+
     def nearest(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The distance to the nearest enrolled sample of each of N×D float32 embeddings and its person's id (-1 and
         inf when nobody is enrolled), as the index holds them now: no revision check, no database read."""

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from facegate.match.decision import UNKNOWN, Decision
-from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, prior_distance
+from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, gallery_comparisons, prior_distance
 from facegate.match.vector_index import VectorIndex, squared_distances
 
 
@@ -41,8 +41,9 @@ def calibrate_threshold(genuine: np.ndarray, impostor: np.ndarray, fpir: float =
 class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
     """1-NN over enrolled unit embeddings; a face farther than the distance threshold from every sample is UNKNOWN.
 
-    fpir: the false-accept target; the threshold is the model's prior distance for it over the enrolled people
-    (FaceNet: 0.884 for 10 people at the default 1e-3). threshold: a fixed distance instead (overrides fpir).
+    fpir: the false-accept target; the threshold is the model's prior distance for it over the enrolled photos
+    (FaceNet: 0.884 for 10 people with one photo each at the default 1e-3; see operating_point).
+    threshold: a fixed distance instead (overrides fpir).
     model: the embedding model ("facenet" or "vggface2") whose prior distances apply.
     The samples go into a VectorIndex: exact search for small galleries, FAISS for large ones.
     Fitted: distance_threshold_ (the distance in force).
@@ -69,7 +70,9 @@ class NearestNeighbourIdentifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(labels)
         self.n_features_in_ = X.shape[1]
         self.distance_threshold_ = (
-            prior_distance(check_fpir(self.fpir), len(self.classes_), self.model)
+            prior_distance(
+                check_fpir(self.fpir), gallery_comparisons(np.unique(labels, return_counts=True)[1]), self.model
+            )
             if self.threshold is None
             else float(self.threshold)
         )

@@ -33,7 +33,7 @@ from facegate.errors import FaceGateError
 from facegate.match.calibration import RandomState, TemperatureScaledClassifier
 from facegate.match.decision import UNKNOWN, Decision
 from facegate.match.learners import study_learners
-from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, prior_distance
+from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, gallery_comparisons, prior_distance
 
 MAX_GRID = 256  # thresholds tried per axis; more only slows the search on large galleries
 
@@ -242,7 +242,8 @@ class OpenSetIdentifier(BaseEstimator):
     def _set_thresholds(self, impostors: list[Searches]) -> None:
         """Calibrated thresholds, capped by the prior unless some impostor set is large enough to trust alone."""
         impostors = [s for s in impostors if len(s)]
-        prior = prior_distance(self.fpir, len(self.classes_), self.model)
+        photos = np.unique(self.gallery_labels_, return_counts=True)[1]
+        prior = prior_distance(self.fpir, gallery_comparisons(photos), self.model)
         if not impostors:
             self.probability_threshold_, self.distance_threshold_, self.threshold_source_ = 0.0, prior, "prior"
             self.calibration_fpir_ = float("nan")

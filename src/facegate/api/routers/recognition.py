@@ -17,6 +17,7 @@ from facegate.detect.base import as_box
 from facegate.faceres import Attributes
 from facegate.gallery import NotFoundError
 from facegate.match.decision import UNKNOWN, Decision, similarity
+from facegate.match.operating_point import verify_threshold
 from facegate.pipeline import FaceEmbedding
 from facegate.settings import challenge_required
 
@@ -123,9 +124,11 @@ def verify(
         probe, *others = [svc.fg.embed_one(pixels).embedding for pixels in images]
     distance = float(np.linalg.norm(others[0] - probe)) if others else None
     claimed = None  # the person the event names: only one who exists (an id not given out yet is not recorded)
+    threshold = svc.fg.threshold  # the operating point's 1:1 distance for one photo
     if person_id is not None:
-        distance, claimed = _nearest(svc, probe, person_id)
-    threshold = svc.fg.threshold  # the operating point's 1:1 distance, for a photo or a person's nearest sample
+        distance, claimed, photos = _nearest(svc, probe, person_id)
+        if photos > 1:  # the nearest of k photos: a stranger has more than one chance
+            threshold = verify_threshold(svc.fg.fpir, svc.fg.model, photos)
     same = distance is not None and distance <= threshold
     score = round(similarity(distance), 4) if distance is not None else 0.0
     svc.gallery.add_events(key.gate_name, [(claimed, "match" if same else "unknown", score, distance)])
@@ -138,12 +141,12 @@ def verify(
     )
 
 
-def _nearest(svc: Service, probe: np.ndarray, person_id: int) -> tuple[float | None, int | None]:
-    """The distance from `probe` to the person's nearest sample (None without samples) and the person's id; (None,
-    None) when there is no such person."""
+def _nearest(svc: Service, probe: np.ndarray, person_id: int) -> tuple[float | None, int | None, int]:
+    """The distance from `probe` to the person's nearest sample (None without samples), the person's id and how many
+    samples they have; (None, None, 0) when there is no such person."""
     try:
         reference = svc.gallery.embeddings_of(person_id)
     except NotFoundError:
-        return None, None
+        return None, None, 0
     distance = float(np.linalg.norm(reference - probe, axis=1).min()) if len(reference) else None
-    return distance, person_id
+    return distance, person_id, len(reference)
