@@ -11,12 +11,14 @@ import pytest
 
 from facegate import FaceGate
 from facegate.experiments import feature_cache
+from facegate.experiments.lfw import configured_lfw
 from facegate.models import ModelFiles, ensure_models
 
 pytest_plugins = ["service_fixtures"]  # postgres, db_url, enrollable, stranger: fixtures for every test file
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 os.environ.setdefault("FACEGATE_LFW", str(SHARED_DATA / "lfw"))  # the checkout's LFW, unless the user names another
+DEVTRAIN_STEP = 8  # the LFW slice keeps every 8th pairsDevTrain pair: 276 of 2200 pairs, 546 of 3443 photos
 
 
 def celebrity_photos(models: ModelFiles, split: str) -> list[Path]:
@@ -66,3 +68,27 @@ def celebrity_embeddings(fg: FaceGate, models: ModelFiles) -> dict[str, tuple[np
             labels.append(path.parent.name)
         out[split] = (np.asarray(vectors), np.asarray(labels))
     return out
+
+
+def _every_nth_pair(text: str, step: int) -> str:
+    """A pairsDevTrain.txt ("n", n same pairs, n different pairs) cut to every `step`-th pair of each half."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    per = int(lines[0])
+    same, different = lines[1 : 1 + per][::step], lines[1 + per : 1 + 2 * per][::step]
+    return "\n".join([str(len(same)), *same, *different]) + "\n"
+
+
+@pytest.fixture(scope="session")
+def lfw_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The configured LFW with every DEVTRAIN_STEP-th pairsDevTrain pair only (the same photos, linked): the
+    strangers that open-set calibration and the open-set benchmark embed shrink from 3443 real photos to 546, and
+    one session embeds them once for every test that sets $FACEGATE_LFW to this folder."""
+    root = configured_lfw()
+    if root is None:
+        pytest.skip("LFW is not set up (set $FACEGATE_LFW)")
+    folder = tmp_path_factory.mktemp("lfw-slice")
+    for entry in root.iterdir():
+        if entry.name != "pairsDevTrain.txt":
+            (folder / entry.name).symlink_to(entry.resolve())
+    (folder / "pairsDevTrain.txt").write_text(_every_nth_pair((root / "pairsDevTrain.txt").read_text(), DEVTRAIN_STEP))
+    return folder

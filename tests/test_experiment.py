@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,11 +34,19 @@ def faces(celebrity: Path) -> tuple[LabelledFaces, LabelledFaces]:
 
 
 @pytest.fixture(scope="module")
-def strangers(faces) -> np.ndarray:
+def lfw(lfw_slice: Path) -> Iterator[Path]:
+    """$FACEGATE_LFW set to the session's LFW slice for this module: the experiment's open-set strangers are its
+    pairsDevTrain photos (embedded once a session, shared with test_openset_benchmark)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACEGATE_LFW", str(lfw_slice))
+        yield lfw_slice
+
+
+@pytest.fixture(scope="module")
+def strangers(faces, lfw: Path) -> np.ndarray:
     """LFW photos of people in neither folder (pairsDevTrain), the open-set calibration's background."""
     background = lfw_background(set(faces[0].labels) | set(faces[1].labels))
-    if background is None:
-        pytest.skip("LFW is not at /work/shared/data/lfw (or $FACEGATE_LFW): no background strangers to calibrate on")
+    assert background is not None, f"{lfw} holds no LFW pairs protocol"
     return background
 
 
@@ -83,7 +92,7 @@ def _run(argv: list[str]) -> int:
 
 
 @pytest.mark.slow
-def test_experiment_command_writes_the_report(celebrity: Path, tmp_path: Path, faces) -> None:
+def test_experiment_command_writes_the_report(celebrity: Path, tmp_path: Path, faces, strangers) -> None:
     out = tmp_path / "report"
     assert (
         _run(

@@ -26,7 +26,7 @@ def int8(models: ModelFiles) -> FaceGate:
     return fg
 
 
-def largest_faces(fg: FaceGate, models: ModelFiles, split: str) -> tuple[list[np.ndarray], np.ndarray]:
+def largest_faces(fg: FaceGate, models: ModelFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Aligned largest-face crops of one split (photos without a face left out) and their labels."""
     crops, labels = [], []
     for path in celebrity_photos(models, split):
@@ -34,7 +34,13 @@ def largest_faces(fg: FaceGate, models: ModelFiles, split: str) -> tuple[list[np
         if found:
             crops.append(found[0].crop)
             labels.append(path.parent.name)
-    return crops, np.asarray(labels)
+    return np.stack(crops), np.asarray(labels)
+
+
+@pytest.fixture(scope="module")
+def faces(fg: FaceGate, models: ModelFiles) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{split: (largest-face crops, labels)}, detected and aligned once for every test of this module."""
+    return {split: largest_faces(fg, models, split) for split in ("train", "val")}
 
 
 def test_int8_model_is_quantised_and_cached(int8: FaceGate, models: ModelFiles) -> None:
@@ -44,16 +50,17 @@ def test_int8_model_is_quantised_and_cached(int8: FaceGate, models: ModelFiles) 
     assert models.facenet_int8.stat().st_size < models.facenet.stat().st_size / 2
 
 
-def test_int8_keeps_every_val_photo_right(int8: FaceGate, fg: FaceGate, models: ModelFiles) -> None:
-    train, y_train = largest_faces(fg, models, "train")
-    val, y_val = largest_faces(fg, models, "val")
-    x_train, x_val = int8.embedder.embed(np.stack(train)), int8.embedder.embed(np.stack(val))
+def test_int8_keeps_every_val_photo_right(int8: FaceGate, faces: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    (train, y_train), (val, y_val) = faces["train"], faces["val"]
+    x_train, x_val = int8.embedder.embed(train), int8.embedder.embed(val)
     assert len(y_val) == 25
     assert (SVC(kernel="linear").fit(x_train, y_train).predict(x_val) == y_val).sum() == 25
 
 
-def test_int8_pair_distances_stay_within_0_02_of_fp32(int8: FaceGate, fg: FaceGate, models: ModelFiles) -> None:
-    crops = np.stack(largest_faces(fg, models, "val")[0])
+def test_int8_pair_distances_stay_within_0_02_of_fp32(
+    int8: FaceGate, fg: FaceGate, faces: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> None:
+    crops = faces["val"][0]
     ours, reference = int8.embedder.embed(crops), fg.embedder.embed(crops)
 
     assert pair_distance_gaps(ours, reference).max() <= 0.02
@@ -103,11 +110,15 @@ def test_cpus_whose_int8_kernels_saturate(
 
 
 def test_exact_int8_products_hold_the_bar_too(
-    int8: FaceGate, fg: FaceGate, models: ModelFiles, monkeypatch: pytest.MonkeyPatch
+    int8: FaceGate,
+    fg: FaceGate,
+    models: ModelFiles,
+    faces: dict[str, tuple[np.ndarray, np.ndarray]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What an AVX2-only CPU runs (u8×u8 products), forced here: the same model stays within 0.02 of fp32."""
     monkeypatch.setattr(onnx_session, "int8_saturates", lambda: True)
     exact = Embedder(models.facenet_int8)
     assert exact._session.get_session_options().get_session_config_entry("session.x64quantprecision") == "1"
-    crops = np.stack(largest_faces(fg, models, "val")[0])
+    crops = faces["val"][0]
     assert pair_distance_gaps(exact.embed(crops), fg.embedder.embed(crops)).max() <= 0.02
