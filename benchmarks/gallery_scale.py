@@ -59,7 +59,7 @@ from facegate.gallery.identify import INDEX_PEOPLE, GalleryIdentifier
 from facegate.gallery.repository import Gallery, NewSample
 from facegate.match.nearest import NearestNeighbourIdentifier, pairwise_distances
 from facegate.match.openset import OpenSetIdentifier
-from facegate.match.operating_point import prior_distance
+from facegate.match.operating_point import gallery_comparisons, prior_distance
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MAX_ENROLLED = 5  # photos enrolled per real person at most, as a site enrolls
@@ -334,7 +334,7 @@ def stranger_check(split: Split) -> str:
         nearest = pairwise_distances(split.strangers, np.concatenate(people)).min(axis=1)
         rates = [
             f"{np.mean(nearest <= t):.2%} ({np.sum(nearest <= t)})"
-            for t in (prior_distance(fpir, len(people)) for fpir in TARGETS)
+            for t in (prior_distance(fpir, gallery_comparisons(len(x) for x in people)) for fpir in TARGETS)
         ]
         lines.append(f"| {name} | {np.median(nearest):.3f} / {np.percentile(nearest, 1):.3f} | {' / '.join(rates)} |")
     return "\n".join(lines)
@@ -422,7 +422,8 @@ def report(
             "## The prior distance below its table (large galleries)",
             "",
             "facegate.match.operating_point extrapolates the table measured on pairsDevTrain (1e-1 to 1e-5) to lower "
-            "rates; a gallery of P people at target FPIR f reads it at f / P. Checked here against the quantiles of "
+            "rates; a gallery at target FPIR f reads it at f / C, C the comparisons a stranger's search makes (one per "
+            "enrolled photo, min(k, 2.5 √k) for a person with k photos). Checked here against the quantiles of "
             "every different-person pair among all 13,233 LFW photos:",
             "",
             prior_text,
