@@ -81,15 +81,19 @@ def test_serve_says_where_the_page_is_which_database_and_whether_a_key_exists(tm
         f"starting a new, empty gallery at {db}",
         "web page and REST API at http://127.0.0.1:{port}/ (API docs at /docs)",
         f"gallery database: sqlite:///{db}",
+        "operating point: FPIR 0.001 (the default); an admin sets it for every server sharing this gallery (page: "
+        "Settings, or PUT /operating-point; DELETE goes back to FACEGATE_FPIR, else 0.001)",
         f"no API key yet: nothing can sign in. Create one with: facegate keys create --role admin --name NAME "
         f"--db {db}",
     ]
     gallery = open_gallery(str(db))
     create_key(gallery, "admin", "office")
     create_key(gallery, "gate", "cam-1", gate="north")
-    lines = _startup(db, env, "--host", "0.0.0.0")
+    gallery.set_operating_point(1e-4)  # an admin's, for the whole site: it comes before FACEGATE_FPIR
+    lines = _startup(db, {**env, "FACEGATE_FPIR": "0.01"}, "--host", "0.0.0.0")
     assert lines[0] == "web page and REST API at http://localhost:{port}/ (API docs at /docs)"
-    assert "only on https://" in lines[2] and lines[3] == "API keys: 1 admin, 1 gate"
+    assert "only on https://" in lines[2] and lines[4] == "API keys: 1 admin, 1 gate"
+    assert lines[3].startswith("operating point: FPIR 0.0001 (stored in the gallery by an admin); ")
 
 
 def _startup(db: Path, env: dict[str, str], *options: str) -> list[str]:

@@ -253,28 +253,35 @@ def test_an_admin_sets_the_operating_point_and_the_next_identification_uses_it(
             page.click("button[data-tab=settings]")
             page.wait_for_selector("#fpir-now:has-text('1 in 1,000 strangers')")
             assert f"{before['identify_threshold']:.3f}" in page.inner_text("#threshold-identify")
+            assert page.inner_text("#fpir-source") == "the default" and page.is_disabled("#fpir-clear")
             page.select_option("#fpir-choice", "0.00001")
             page.click("#fpir-form button[type=submit]")
             page.wait_for_selector("#fpir-status:has-text('applied')")
             assert "1 in 100,000 strangers" in page.inner_text("#fpir-now")
+            assert "an admin, for every gate" in page.inner_text("#fpir-source")
             with site.client("viewer") as client:
                 after = client.get("/operating-point").json()
-            assert after["fpir"] == 1e-5 and after["identify_threshold"] < before["identify_threshold"]
+            assert after["fpir"] == 1e-5 and after["source"] == "gallery"
+            assert after["identify_threshold"] < before["identify_threshold"]
             assert f"{after['identify_threshold']:.3f}" in page.inner_text("#threshold-identify")
             summary = identify_upload(page, enrollable["madonna"][PER_PERSON])
             assert f"closer than {after['identify_threshold']:.3f}" in summary
+            page.click("button[data-tab=settings]")
+            page.click("#fpir-clear")  # back to the service's setting (the default here)
+            page.wait_for_selector("#fpir-now:has-text('1 in 1,000 strangers')")
+            assert page.inner_text("#fpir-source") == "the default" and page.is_disabled("#fpir-clear")
             browser.close()
 
             browser, page = open_page(pw, site.server, site.keys["viewer"])
             page.click("button[data-tab=settings]")
-            page.wait_for_selector("#fpir-now:has-text('1 in 100,000 strangers')")
+            page.wait_for_selector("#fpir-now:has-text('1 in 1,000 strangers')")
             page.select_option("#fpir-choice", "0.01")
             page.click("#fpir-form button[type=submit]")
             page.wait_for_selector("#message:has-text('Not changed: a viewer key may not manage')")
             browser.close()
     finally:
         with site.client() as client:
-            client.put("/operating-point", json={"fpir": before["fpir"]})
+            client.delete("/operating-point")
 
 
 def test_the_camera_on_an_insecure_origin_asks_for_https(site: Site) -> None:

@@ -55,7 +55,8 @@ VARIABLES: dict[str, tuple[str, str | None, str]] = {
         "FACEGATE_FPIR",
         "0.001",
         "the operating point: the share of strangers that may be named as someone "
-        "(or of 1:1 impostor pairs accepted); every path derives its threshold from it",
+        "(or of 1:1 impostor pairs accepted); every path derives its threshold from it. One an admin stored in the "
+        "gallery comes first, a command's --fpir before both",
     ),
     "threads": ("FACEGATE_THREADS", None, "ONNX Runtime threads per model (default: the cores this process may use)"),
     "lfw": (
@@ -96,6 +97,11 @@ def _text(key: str) -> str | None:
     """The variable's value, or its default where it is unset or empty."""
     variable, default, _ = VARIABLES[key]
     return os.environ.get(variable) or default
+
+
+def is_set(key: str) -> bool:
+    """Whether the setting's variable holds a value (an unset or empty one leaves the default)."""
+    return bool(os.environ.get(VARIABLES[key][0]))
 
 
 def _count(key: str) -> int:

@@ -28,7 +28,9 @@ from facegate.api.timing import ServerTiming
 from facegate.api.work import WorkLimit
 from facegate.gallery import open_gallery
 from facegate.gallery.identify import GalleryIdentifier
+from facegate.gallery.operating import OperatingPoint
 from facegate.gallery.passages import Passages
+from facegate.match.operating_point import verify_threshold
 from facegate.pipeline import FaceGate
 
 __all__ = ["Service", "Settings", "create_app"]
@@ -60,7 +62,7 @@ async def _lifespan(app: FastAPI, settings: Settings, fg: FaceGate | None) -> As
     gallery = open_gallery(settings.db)
     pipeline = fg or FaceGate(fpir=settings.fpir, model=gallery.model() or "facenet")  # the gallery's model
     work = WorkLimit(settings.work_slots, settings.work_queue, settings.work_wait_s)
-    identifier = GalleryIdentifier(gallery, settings.fpir)
+    identifier = GalleryIdentifier(gallery, settings.point, on_point=partial(_follow, pipeline))
     app.state.service = Service(settings, gallery, pipeline, identifier, work, Passages(gallery, settings.passage_s))
     warm_up = threading.Thread(target=_warm_up, args=(app.state.service,), name="warm-up", daemon=True)
     warm_up.start()
@@ -68,6 +70,13 @@ async def _lifespan(app: FastAPI, settings: Settings, fg: FaceGate | None) -> As
     warm_up.join()  # native inference threads must not be running when the interpreter exits
     app.state.service.identifier.join()
     gallery.engine.dispose()
+
+
+def _follow(fg: FaceGate, point: OperatingPoint) -> None:
+    """Move the pipeline's 1:1 threshold (/verify, the liveness check, enrollment's look-alike check) to the operating
+    point in force, as the identifier reads it from the gallery (an admin may change it through any server)."""
+    fg.threshold = verify_threshold(point.fpir, fg.model)
+    fg.fpir = point.fpir
 
 
 def _warm_up(svc: Service) -> None:

@@ -149,7 +149,12 @@ class OperatingPointIn(BaseModel):
 
 class OperatingPointOut(BaseModel):
     fpir: float = Field(description="the false-accept target every identification and verification decides at")
-    default_fpir: float = Field(description="the service's setting (FACEGATE_FPIR), in force again after a restart")
+    source: str = Field(
+        description="where it comes from: `gallery` (stored by an admin, for every gate sharing the gallery), else "
+        "`FACEGATE_FPIR` (the service's setting), else `default` (1e-3)"
+    )
+    default_fpir: float = Field(description="the service's setting, in force whenever the gallery stores none")
+    default_source: str = Field(description="where that setting comes from: `FACEGATE_FPIR` or `default`")
     identify_threshold: float | None = Field(
         description="the distance beyond which an identified face is unknown (null while nobody is enrolled)"
     )

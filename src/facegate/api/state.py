@@ -7,7 +7,9 @@ from facegate.api.challenges import Challenges
 from facegate.api.work import WorkLimit
 from facegate.gallery import Gallery
 from facegate.gallery.identify import GalleryIdentifier
+from facegate.gallery.operating import DEFAULT, SETTING, OperatingPoint
 from facegate.gallery.passages import Passages
+from facegate.match.operating_point import DEFAULT_FPIR
 from facegate.onnx_session import usable_cores
 from facegate.pipeline import FaceGate
 
@@ -18,7 +20,7 @@ class Settings:
     upload limits, the bounds on heavy work and on wrong keys, and how long a face may be out of view."""
 
     db: str | None = field(default_factory=lambda: settings.current().db)
-    fpir: float = field(default_factory=lambda: settings.current().fpir)  # the operating point of every route
+    fpir: float = field(default_factory=lambda: settings.current().fpir)  # the operating point, unless the gallery's
     max_upload_bytes: int = field(default_factory=lambda: settings.current().max_upload_mb * 1024 * 1024)  # per image
     max_pixels: int = field(default_factory=lambda: settings.current().max_pixels)  # per image, from the header
     max_files: int = field(default_factory=lambda: settings.current().max_files)  # per enrollment request
@@ -33,6 +35,12 @@ class Settings:
     failed_key_window_s: float = 60.0
     passage_s: float = field(default_factory=lambda: settings.current().passage_s)  # out of view: a new passage
     liveness: str = field(default_factory=lambda: settings.current().liveness)  # which gates ask for a head turn
+
+    @property
+    def point(self) -> OperatingPoint:
+        """The operating point the service decides at while the gallery stores none: `fpir` (FACEGATE_FPIR or the
+        default), with where it comes from."""
+        return OperatingPoint(self.fpir, SETTING if settings.is_set("fpir") or self.fpir != DEFAULT_FPIR else DEFAULT)
 
 
 @dataclass

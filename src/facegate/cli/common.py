@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from facegate.embed import EmbeddingModel
     from facegate.gallery import Gallery
+    from facegate.gallery.operating import OperatingPoint
     from facegate.pipeline import FaceGate
 
 Subparsers = argparse._SubParsersAction
@@ -77,17 +78,20 @@ def add_operating_point_options(p: argparse.ArgumentParser, threshold: str | Non
         type=rate,
         metavar="RATE",
         help="false-accept target: the share of strangers (or impostor pairs) that may be accepted "
-        "(default: $FACEGATE_FPIR, else 0.001)",
+        "(default: the one an admin stored in the gallery, where the command reads one, else $FACEGATE_FPIR, "
+        "else 0.001)",
     )
     if threshold:
         p.add_argument("--threshold", type=positive_float, metavar="DIST", help=threshold)
 
 
-def operating_fpir(args: argparse.Namespace) -> float:
-    """The command's false-accept target: --fpir, else the setting."""
-    from facegate import settings
+def operating_point(args: argparse.Namespace, gallery: Gallery | None = None) -> OperatingPoint:
+    """The command's operating point and where it comes from: --fpir, else the one an admin stored in `gallery` for
+    the whole site, else $FACEGATE_FPIR, else the default."""
+    from facegate.gallery.operating import configured, in_force
 
-    return args.fpir if getattr(args, "fpir", None) is not None else settings.current().fpir
+    start = configured(getattr(args, "fpir", None))
+    return start if gallery is None else in_force(start, gallery.operating_point())
 
 
 def add_precision_option(p: argparse.ArgumentParser) -> None:
@@ -165,7 +169,7 @@ def facegate_from(args: argparse.Namespace, model: EmbeddingModel | None = None)
         min_face=getattr(args, "min_face", 20),
         alignment=getattr(args, "alignment", "warp"),
         precision=getattr(args, "precision", "fp32"),
-        fpir=operating_fpir(args),
+        fpir=operating_point(args).fpir,
         threshold=getattr(args, "threshold", None),
         model=getattr(args, "model", None) or model or "facenet",
         attributes=getattr(args, "attributes", False),

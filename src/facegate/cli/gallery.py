@@ -22,7 +22,7 @@ from facegate.cli.common import (
     add_model_option,
     add_operating_point_options,
     open_cli_gallery,
-    operating_fpir,
+    operating_point,
     positive_int,
 )
 
@@ -48,7 +48,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     not_photos: list[Path] = []
     photos = person_photos(args.folder, not_photos)
     gallery = open_cli_gallery(args, creates=True)
-    fg = FaceGate(model=enroll_model(gallery, args.model), aligned=args.aligned)
+    # the look-alike check's 1:1 distance: the site's operating point, where an admin stored one
+    fg = FaceGate(
+        fpir=operating_point(args, gallery).fpir, model=enroll_model(gallery, args.model), aligned=args.aligned
+    )
     lookalikes = None if args.allow_lookalike else GalleryVectorIndex(gallery)
     results: dict[str, list[tuple[Path, EnrollResult]]] = {}
     with tqdm(total=sum(len(p) for p in photos.values()), desc="enrolling", unit="photo") as bar:
@@ -195,23 +198,22 @@ def cmd_identify(args: argparse.Namespace) -> int:
     """Who is in each photo: every face of every file and folder given, with the models loaded once."""
     from facegate.gallery.batch import identify_photos, photos_from
     from facegate.gallery.identify import GalleryIdentifier
+    from facegate.gallery.operating import configured
     from facegate.pipeline import FaceGate
 
-    fpir = operating_fpir(args)
-    identifier = GalleryIdentifier(open_cli_gallery(args), fpir)
-    fitted = identifier.current()
+    identifier = GalleryIdentifier(open_cli_gallery(args), configured(args.fpir))
+    fitted, point = identifier.current(), identifier.point  # --fpir, else the gallery's stored point, else the setting
     threshold = None if fitted.threshold is None else round(fitted.threshold, 3)
     fg = FaceGate(
-        fpir=fpir, model=enroll_model(identifier.gallery, None), attributes=args.attributes, aligned=args.aligned
+        fpir=point.fpir, model=enroll_model(identifier.gallery, None), attributes=args.attributes, aligned=args.aligned
     )
     photos = identify_photos(fg, identifier, photos_from(args.images))
     if args.json:
-        point = {"fpir": fpir, "threshold": threshold}
         print(
             json.dumps(
                 {
                     "identifier": fitted.kind,
-                    "operating_point": point,
+                    "operating_point": {"fpir": point.fpir, "source": point.source, "threshold": threshold},
                     "photos": [_photo_json(photo) for photo in photos],
                 },
                 indent=2,
@@ -220,7 +222,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
     elif args.csv:
         _write_csv(photos)
     else:
-        print(f"{fitted.kind}; unknown beyond distance {threshold} (FPIR {fpir:g})", file=sys.stderr)
+        print(f"{fitted.kind}; unknown beyond distance {threshold} ({point})", file=sys.stderr)
         for photo in photos:
             _print_photo(photo)
     return 0
@@ -260,8 +262,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     """The enrolled samples (or, with --index, the archive's faces) most like each face of the photo."""
     from facegate.match.operating_point import verify_threshold
 
-    threshold = verify_threshold(operating_fpir(args))
-    found, where, hits = _archive_hits(args) if args.index or args.index_db else _gallery_hits(args)
+    gallery = None if args.index or args.index_db else open_cli_gallery(args)
+    threshold = verify_threshold(operating_point(args, gallery).fpir)  # a gallery's stored point, where it has one
+    found, where, hits = _archive_hits(args) if gallery is None else _gallery_hits(args, gallery)
     rows: list[dict[str, Any]] = [
         {
             "box": rounded_box(f),
@@ -290,11 +293,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 Hits = tuple[list["FaceEmbedding"], str, list[list[dict[str, Any]]]]  # the photo's faces, what was searched, matches
 
 
-def _gallery_hits(args: argparse.Namespace) -> Hits:
+def _gallery_hits(args: argparse.Namespace, gallery: Gallery) -> Hits:
     """The nearest enrolled samples, each with its person and the photo it was enrolled from."""
     from facegate.gallery.search import GalleryVectorIndex
 
-    gallery = open_cli_gallery(args)
     found, embeddings = faces_of(args.image, gallery)
     index = GalleryVectorIndex(gallery)
     hits = index.search(embeddings, args.top)

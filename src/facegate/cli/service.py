@@ -52,7 +52,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def startup_lines(gallery: Gallery, host: str, port: int, db: str | None = None) -> list[str]:
-    """What `serve` says before it starts: the page's address, the database, and whether any key can sign in."""
+    """What `serve` says before it starts: the page's address, the database, the operating point in force and where
+    it comes from, and whether any key can sign in."""
+    from facegate.gallery.operating import configured, in_force
+
     local = host in ("127.0.0.1", "localhost", "::1")
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     lines = [
@@ -64,6 +67,10 @@ def startup_lines(gallery: Gallery, host: str, port: int, db: str | None = None)
             "browsers allow the camera only on https:// (or on this machine): put a TLS reverse proxy in front for "
             "cameras elsewhere (README: Deploying a gate)"
         )
+    lines.append(
+        f"operating point: {in_force(configured(), gallery.operating_point())}; an admin sets it for every server "
+        "sharing this gallery (page: Settings, or PUT /operating-point; DELETE goes back to FACEGATE_FPIR, else 0.001)"
+    )
     keys = gallery.keys()
     if keys:
         roles = ", ".join(f"{sum(k.role == r for k in keys)} {r}" for r in ROLES if any(k.role == r for k in keys))

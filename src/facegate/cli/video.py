@@ -15,7 +15,7 @@ from facegate.cli.common import (
     add_detection_options,
     add_operating_point_options,
     open_cli_gallery,
-    operating_fpir,
+    operating_point,
     positive_int,
     say,
 )
@@ -24,6 +24,7 @@ from facegate.extras import require
 from facegate.video import DEFAULT_RETRIES
 
 if TYPE_CHECKING:
+    from facegate.gallery.operating import OperatingPoint
     from facegate.match.decision import Identifier
     from facegate.pipeline import FaceGate
     from facegate.video.recognizer import VideoRecognizer
@@ -35,14 +36,13 @@ def _recognizer(args: argparse.Namespace) -> VideoRecognizer:
     from facegate.video.recognizer import VideoRecognizer
 
     fg = FaceGate(detector=args.detector, min_face=args.min_face, alignment=args.alignment)
-    fpir = operating_fpir(args)
-    identifier = (
-        _database_identifier(args, fpir) if args.db else _folder_identifier(fg, args.gallery, fpir, args.threshold)
-    )
-    say(
-        f"unknown beyond distance {identifier.distance_threshold_:.3f} "
-        f"({'--threshold' if args.threshold is not None and not args.db else f'FPIR {fpir:g}'})"
-    )
+    if args.db:  # --fpir, else the point an admin stored in the gallery, else the setting
+        identifier, point = _database_identifier(args)
+    else:
+        point = operating_point(args)
+        identifier = _folder_identifier(fg, args.gallery, point.fpir, args.threshold)
+    said = "--threshold" if args.threshold is not None and not args.db else str(point)
+    say(f"unknown beyond distance {identifier.distance_threshold_:.3f} ({said})")
     return VideoRecognizer(fg, identifier, every=args.every)
 
 
@@ -62,9 +62,10 @@ def _folder_identifier(fg: FaceGate, folder: Path, fpir: float, threshold: float
     return NearestNeighbourIdentifier(fpir=fpir, threshold=threshold).fit(gallery.embeddings, gallery.labels)
 
 
-def _database_identifier(args: argparse.Namespace, fpir: float) -> Identifier:
+def _database_identifier(args: argparse.Namespace) -> tuple[Identifier, OperatingPoint]:
     """The identifier of the gallery database --db names (calibrated open set, as the gate service uses), answering
-    names; a SQLite file that does not exist is an error, not a new empty gallery."""
+    names, at the command's operating point (--fpir, else the gallery's stored one, else the setting), with that
+    point; a SQLite file that does not exist is an error, not a new empty gallery."""
     import numpy as np
 
     from facegate.gallery.identify import build_identifier
@@ -77,7 +78,8 @@ def _database_identifier(args: argparse.Namespace, fpir: float) -> Identifier:
     names = gallery.names(sorted(set(data.person_ids.tolist())))
     labels = np.array([names[int(p)] for p in data.person_ids])
     print(f"facegate: gallery database: {len(names)} people, {len(labels)} samples", file=sys.stderr)
-    return build_identifier(data.embeddings, labels, fpir)
+    point = operating_point(args, gallery)
+    return build_identifier(data.embeddings, labels, point.fpir), point
 
 
 def _check_events_path(path: Path | None) -> None:

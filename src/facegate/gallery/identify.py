@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from facegate.errors import FaceGateError
-from facegate.gallery.repository import Gallery
+from facegate.gallery.operating import OperatingPoint, configured, in_force
+from facegate.gallery.repository import Gallery, Head
 from facegate.gallery.search import GalleryVectorIndex
 from facegate.match.decision import UNKNOWN, Decision, Identifier
 from facegate.match.nearest import NearestNeighbourIdentifier
 from facegate.match.openset import CalibrationError, OpenSetIdentifier
-from facegate.match.operating_point import DEFAULT_FPIR, check_fpir, gallery_comparisons, prior_distance
+from facegate.match.operating_point import DEFAULT_FPIR, gallery_comparisons, prior_distance
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +82,14 @@ class IndexIdentifier:
 
 @dataclass(frozen=True)
 class Fitted:
-    """An identifier over person ids (as strings) and the gallery revision it was fitted on."""
+    """An identifier over person ids (as strings), the gallery revision it was fitted on and the false-accept target
+    it decides at."""
 
     revision: int
     identifier: Identifier | None  # None: nobody is enrolled
     kind: str  # what decides, in plain words ("empty" when nobody is enrolled)
     threshold: float | None  # the distance beyond which a face is unknown
+    fpir: float
 
 
 class GalleryIdentifier:
@@ -94,74 +98,91 @@ class GalleryIdentifier:
 
     Below `index_people` enrolled people that means refitting the classifier on every sample; from there on, the
     gallery's vector index follows the change incrementally (reading only the samples added) and nearest neighbour
-    decides at the prior distance for the FPIR over the enrolled samples."""
+    decides at the prior distance for the FPIR over the enrolled samples.
 
-    def __init__(self, gallery: Gallery, fpir: float = DEFAULT_FPIR, index_people: int = INDEX_PEOPLE) -> None:
+    The false-accept target follows the gallery: the point an admin stored there for the whole site, read with the
+    revision in one query on every refresh, else `start` (FACEGATE_FPIR or the default); a `start` given with
+    --fpir holds over the stored one. A change of either refits, and `on_point` hears of a new point in force."""
+
+    def __init__(
+        self,
+        gallery: Gallery,
+        start: OperatingPoint | None = None,
+        index_people: int = INDEX_PEOPLE,
+        on_point: Callable[[OperatingPoint], None] | None = None,
+    ) -> None:
         self.gallery = gallery
-        self.fpir = check_fpir(fpir)
+        self.start = start or configured()
+        self.point = self.start  # the point in force as the last refresh read it
         self.index_people = index_people
+        self.on_point = on_point
         self.index = GalleryVectorIndex(gallery)
         self._fitted: Fitted | None = None
         self._lock = threading.Lock()
         self._first_fit = threading.Event()
         self._worker: threading.Thread | None = None
-        self._failed_revision: int | None = None  # not retried until the gallery changes again
+        self._failed: tuple[int, float] | None = None  # (revision, FPIR) not retried until either changes
 
-    def _fit_once(self) -> Fitted:
-        """A fit for the gallery as it is now: the index brought up to date, and the classifier refit on every
-        sample while fewer than `index_people` people are enrolled."""
+    @property
+    def fpir(self) -> float:
+        """The false-accept target in force."""
+        return self.point.fpir
+
+    def _target(self, head: Head) -> tuple[int, float]:
+        """The (revision, FPIR) a fit must match to be current, given the gallery's head."""
+        return head.revision, in_force(self.start, head.fpir).fpir
+
+    def _fit_once(self, fpir: float) -> Fitted:
+        """A fit at `fpir` for the gallery as it is now: the index brought up to date, and the classifier refit on
+        every sample while fewer than `index_people` people are enrolled."""
         revision = self.index.sync()
         if self.index.people() >= self.index_people:
             comparisons = gallery_comparisons(self.index.photos_per_person())
-            threshold = prior_distance(self.fpir, comparisons, self.gallery.model() or "facenet")
-            return Fitted(revision, IndexIdentifier(self.index, threshold), INDEX_KIND, threshold)
+            threshold = prior_distance(fpir, comparisons, self.gallery.model() or "facenet")
+            return Fitted(revision, IndexIdentifier(self.index, threshold), INDEX_KIND, threshold, fpir)
         data = self.gallery.training_set()
         if not len(data.embeddings):
-            return Fitted(data.revision, None, "empty", None)
-        identifier = build_identifier(data.embeddings, data.person_ids.astype(str), self.fpir, data.model)
-        return Fitted(data.revision, identifier, describe(identifier), float(identifier.distance_threshold_))
+            return Fitted(data.revision, None, "empty", None, fpir)
+        identifier = build_identifier(data.embeddings, data.person_ids.astype(str), fpir, data.model)
+        return Fitted(data.revision, identifier, describe(identifier), float(identifier.distance_threshold_), fpir)
 
-    def _fit(self) -> None:
+    def _fit(self, fpir: float) -> None:
+        """Fit at `fpir`, and again while the gallery or its point moved on meanwhile."""
         while True:
-            fitted = self._fit_once()
+            fitted = self._fit_once(fpir)
             with self._lock:
                 self._fitted = fitted
                 self._first_fit.set()
-                if self.gallery.revision() == fitted.revision:
+                revision, fpir = self._target(self.gallery.head())
+                if (fitted.revision, fitted.fpir) == (revision, fpir):
                     self._worker = None
                     return
 
-    def _run(self, revision: int) -> None:
+    def _run(self, target: tuple[int, float]) -> None:
         try:
-            self._fit()
+            self._fit(target[1])
         except Exception:  # a background thread has nobody to raise to: log, and answer with the previous fit
             log.exception("refitting the gallery identifier failed")
             with self._lock:
                 self._worker = None
-                self._failed_revision = revision
+                self._failed = target
             self._first_fit.set()
 
     def refresh(self) -> Fitted | None:
-        """Start a background refit if the gallery changed since the last fit; returns the current fit."""
-        revision = self.gallery.revision()
+        """Read the gallery's revision and stored point (one query) and start a background refit if either changed
+        since the last fit; returns the current fit."""
+        head = self.gallery.head()
+        point, target = in_force(self.start, head.fpir), self._target(head)
         with self._lock:
-            stale = self._fitted is None or self._fitted.revision != revision
-            if stale and self._worker is None and revision != self._failed_revision:
-                self._worker = threading.Thread(target=self._run, args=(revision,), name="gallery-refit", daemon=True)
+            moved, self.point = point != self.point, point
+            if moved and self.on_point is not None:
+                self.on_point(point)
+            fitted = self._fitted
+            stale = fitted is None or (fitted.revision, fitted.fpir) != target
+            if stale and self._worker is None and target != self._failed:
+                self._worker = threading.Thread(target=self._run, args=(target,), name="gallery-refit", daemon=True)
                 self._worker.start()
-            return self._fitted
-
-    def set_fpir(self, fpir: float) -> Fitted:
-        """Decide at a new false-accept target from the next request on: refit at it now, after a refit already
-        running (a fit finished meanwhile at another target is not kept)."""
-        self.fpir = check_fpir(fpir)
-        self.join()
-        fitted = self._fit_once()
-        with self._lock:
-            if self.fpir == fpir:
-                self._fitted = fitted
-                self._first_fit.set()
-        return fitted
+            return fitted
 
     def join(self) -> None:
         """Wait for a running refit to finish (before the process exits)."""
@@ -181,11 +202,12 @@ class GalleryIdentifier:
         return fitted
 
     def wait_until_fresh(self, timeout: float = 60.0) -> Fitted:
-        """Block until the fit matches the gallery's current revision (for tools and tests, never for requests)."""
+        """Block until the fit matches the gallery's current revision and point (for tools, tests and the request
+        that changed the point, never for ordinary requests)."""
         deadline = time.monotonic() + timeout
         while True:
             fitted = self.refresh()
-            if fitted is not None and fitted.revision == self.gallery.revision():
+            if fitted is not None and (fitted.revision, fitted.fpir) == self._target(self.gallery.head()):
                 return fitted
             if time.monotonic() > deadline:
                 raise IdentifierUnavailable("the gallery identifier did not catch up with the gallery in time")

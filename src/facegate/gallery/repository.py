@@ -1,4 +1,4 @@
-"""The gallery's one way in and out of the database: people, samples, events and API keys.
+"""The gallery's one way in and out of the database: people, samples, events, API keys and the site's operating point.
 
 Every change to people or samples bumps the gallery revision in the same transaction, so each server (one
 process or many sharing PostgreSQL) can tell cheaply that its fitted identifier is stale. A deletion also logs the
@@ -36,6 +36,7 @@ from facegate.errors import FaceGateError
 from facegate.gallery.database import scrub_deleted
 from facegate.gallery.schema import ApiKey, Event, GalleryState, Person, Sample, SampleDeletion, utcnow
 from facegate.gallery.text import clean_name, valid_id
+from facegate.match.operating_point import check_fpir
 
 # Deletions stay in the log this long: a server whose index followed no change for longer reads every sample id once
 # (as a newly started one reads every sample anyway). A row is a sample id, a revision and a time (no person).
@@ -153,6 +154,13 @@ class SampleRef(NamedTuple):
 
     person_id: int
     sha256: str
+
+
+class Head(NamedTuple):
+    """What a server follows, read in one query: the gallery revision and the site's stored operating point."""
+
+    revision: int
+    fpir: float | None  # the false-accept target an admin set for every gate (None: not set)
 
 
 @dataclass(frozen=True)
@@ -330,6 +338,26 @@ class Gallery:
     def revision(self) -> int:
         with self._session() as s:
             return s.scalar(select(GalleryState.revision).where(GalleryState.id == 1)) or 0
+
+    def head(self) -> Head:
+        """The revision and the stored operating point in one query (servers read it on every request)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(GalleryState.revision, GalleryState.fpir).where(GalleryState.id == 1)
+            ).one_or_none()
+        return Head(0, None) if row is None else Head(row.revision, row.fpir)
+
+    # the site's operating point
+    def operating_point(self) -> float | None:
+        """The false-accept target an admin stored for every gate sharing this gallery (None: not set)."""
+        return self.head().fpir
+
+    def set_operating_point(self, fpir: float | None) -> None:
+        """Store the site's false-accept target (None clears it: FACEGATE_FPIR or the default decide again). The
+        revision stays: no sample changed, and each server reads the point with the revision and refits on it."""
+        value = None if fpir is None else check_fpir(fpir)
+        with self._session() as s:
+            s.execute(update(GalleryState).where(GalleryState.id == 1).values(fpir=value))
 
     # people
     def add_person(self, name: str) -> PersonInfo:

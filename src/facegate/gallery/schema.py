@@ -1,5 +1,5 @@
 """The gallery's tables: people, their face samples, access events, API keys, the gallery revision with its deletion
-log and the photo archive index (`facegate index --db`)."""
+log and the site's operating point, and the photo archive index (`facegate index --db`)."""
 
 from __future__ import annotations
 
@@ -112,13 +112,16 @@ class ApiKey(Base):
 
 class GalleryState(Base):
     """A single row whose revision grows with every change to people or samples (servers refit on a change).
-    Every sample deleted at a revision after `deletions_from` is in the deletion log (sample_deletions)."""
+    Every sample deleted at a revision after `deletions_from` is in the deletion log (sample_deletions). `fpir` is the
+    site's operating point an admin set (None: not set, FACEGATE_FPIR or the default decide); every server reads it
+    with the revision."""
 
     __tablename__ = "gallery_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer)
     deletions_from: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fpir: Mapped[float | None] = mapped_column(Float)
 
 
 class SampleDeletion(Base):

@@ -119,6 +119,7 @@ def verify(
     if (other is None) == (person_id is None):
         raise HTTPException(422, "give either another image (`other`) or a `person_id`, not both or neither")
     budget = PixelBudget(svc.settings.max_request_pixels)
+    svc.identifier.refresh()  # the 1:1 threshold follows the site's operating point, wherever an admin set it
     with svc.work.slot():  # both decoded first: neither is looked at when the two are over the pixel budget
         images = [decode_upload(upload, svc.settings, budget) for upload in (image, other) if upload is not None]
         probe, *others = [svc.fg.embed_one(pixels).embedding for pixels in images]

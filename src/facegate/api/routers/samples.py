@@ -48,6 +48,7 @@ def add_samples(
     if len(files) > svc.settings.max_files:
         raise HTTPException(413, f"at most {svc.settings.max_files} photos per request")
     budget = PixelBudget(svc.settings.max_request_pixels)
+    svc.identifier.refresh()  # the look-alike check's 1:1 distance follows the site's operating point
     judge = partial(
         enroll_photo, largest=largest, min_face_px=min_face, aligned=aligned, max_pixels=svc.settings.max_pixels
     )
