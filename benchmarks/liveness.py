@@ -4,7 +4,10 @@ Real turns (benchmarks/liveness_turns.json, chosen as that file says): each labe
 (asked the direction the person turned, 5 s of footage from the first frame), and again mirrored left-right (the
 mirror of a real turn is a real turn the other way). Two-step trials: the turn, then the same frames backwards (back
 to the camera), then the mirrored turn, each up to the frame turned furthest: real frames throughout, asked in that
-order. Frames go at the video's rate.
+order. Frames go at the video's rate. The splice is not a real person's second turn: the mirrored turn starts from
+the mirror of the first frame, so its pose jumps by about twice that frame's yaw (0.17-0.31 eye distances here):
+against the second step where the first frame already faced a little towards the second step's side, in its favour
+where it faced towards the first's. The per-trial table gives the jump, the steps done and why a trial failed.
 
 Photo attacks (benchmarks/flat_attacks.py): LFW photos of people not looked at while setting the limits (the
 limits came from knn_examples prints), each held up as a print or phone by a simulated attacker who gets the whole
@@ -12,6 +15,7 @@ time limit of each step: a new random pose every 0.5 s (tilt about the vertical 
 horizontal one ±45°, in-plane rotation ±30°, face 90-260 px wide, moved ±120 px), interpolated at 5 frames/s, with
 sensor noise, over a flat grey or a real-scene background; a second set bends the print round a cylinder (radius
 1-2 face widths). Each attack is a two-step challenge in a random order. An attack passes if the challenge passes.
+The 95% upper bounds on the attack pass rates are one-sided Clopper-Pearson.
 Usage: python benchmarks/liveness.py [--attacks 100] [--bent 40] [--out benchmarks/results/liveness.md]
 """
 
@@ -26,12 +30,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 from flat_attacks import FRAME, Pose, held_up
+from scipy.stats import beta
 from shared_data import SHARED_DATA
 
 from facegate.detect.base import Face, iou_matrix
 from facegate.experiments.machine import describe_machine
 from facegate.imageio import load_image
-from facegate.liveness import Challenge, Limits, yaw
+from facegate.liveness import Challenge, ChallengeState, Limits, yaw
 from facegate.liveness.challenge import SIGN, Direction
 from facegate.pipeline import FaceGate
 
@@ -60,23 +65,28 @@ def mirrored(faces: list[Face], width: int) -> list[Face]:
     return [Face((width - f.box[2], f.box[1], width - f.box[0], f.box[3]), f.score, f.landmarks) for f in faces]
 
 
-def run(challenge: Challenge, frames: list[list[Face]], fps: float, start_box: np.ndarray) -> bool:
-    """Feed a challenge detected faces frame by frame (the labelled face picked out on the first); passed or not."""
+def labelled(faces: list[Face], box: np.ndarray) -> Face | None:
+    """The face overlapping `box` most, if by at least 0.3 (how a labelled face is followed)."""
+    overlap = iou_matrix(box[None, :], np.array([f.box for f in faces])).ravel() if faces else np.zeros(0)
+    return faces[int(np.argmax(overlap))] if len(overlap) and overlap.max() >= 0.3 else None
+
+
+def run(challenge: Challenge, frames: list[list[Face]], fps: float, start_box: np.ndarray) -> ChallengeState:
+    """Feed a challenge detected faces frame by frame (the labelled face picked out on the first); where it ended."""
     for i, faces in enumerate(frames):
-        if i == 0 and faces:
-            overlap = iou_matrix(start_box[None, :], np.array([f.box for f in faces]))[0]
-            faces = [faces[int(np.argmax(overlap))]] if overlap.max() >= 0.3 else []
+        if i == 0:
+            face = labelled(faces, start_box)
+            faces = [face] if face else []
         if challenge.observe(i / fps, faces).status in ("passed", "failed"):
             break
-    return challenge.state().passed
+    return challenge.state()
 
 
 def peak(seen: list[list[Face]], box: np.ndarray, direction: Direction) -> int:
     """The frame where the labelled face is turned furthest in `direction` (followed by box overlap)."""
     best, best_turn = 0, -np.inf
     for i, faces in enumerate(seen):
-        overlap = iou_matrix(box[None, :], np.array([f.box for f in faces])).ravel() if faces else np.zeros(0)
-        face = faces[int(np.argmax(overlap))] if len(overlap) and overlap.max() >= 0.3 else None
+        face = labelled(faces, box)
         if face is None or face.landmarks is None:
             continue
         box = np.asarray(face.box, np.float64)
@@ -86,8 +96,22 @@ def peak(seen: list[list[Face]], box: np.ndarray, direction: Direction) -> int:
     return best
 
 
-def real_turn_trials(fg: FaceGate) -> Iterator[tuple[str, str, bool]]:
-    """(turn, kind of trial, passed) for every labelled turn: as filmed, mirrored, and as a two-step trial."""
+def splice_jump(
+    seen: list[Face], flipped: list[Face], box: np.ndarray, flipped_box: np.ndarray, second: Direction
+) -> float:
+    """How far the mirrored turn's first frame is already turned towards `second` from the first frame (yaw change,
+    eye distances): negative when the splice sets the second step back."""
+    first, mirror = labelled(seen, box), labelled(flipped, flipped_box)
+    if first is None or mirror is None or first.landmarks is None or mirror.landmarks is None:
+        return float("nan")
+    return SIGN[second] * (yaw(mirror.landmarks) - yaw(first.landmarks))
+
+
+Trial = tuple[str, str, ChallengeState, float]  # turn, kind of trial, where the challenge ended, splice jump
+
+
+def real_turn_trials(fg: FaceGate) -> Iterator[Trial]:
+    """Every labelled turn as filmed, mirrored, and as a two-step trial (with its splice jump; NaN for one step)."""
     spec = json.loads((HERE / "liveness_turns.json").read_text())
     for turn in spec["turns"]:
         video = MEDIA / turn["video"]
@@ -102,12 +126,17 @@ def real_turn_trials(fg: FaceGate) -> Iterator[tuple[str, str, bool]]:
         seen_flipped = [fg.detect(np.ascontiguousarray(f[:, ::-1])) for f in frames]
         last = peak(seen, box, direction) + 1
         name = f"{Path(turn['video']).stem} {turn['first']}"
-        yield name, "one step, as filmed", run(Challenge((direction,), 0.0), seen, fps, box)
-        passed_mirror = run(Challenge((OTHER[direction],), 0.0), seen_flipped, fps, flipped_box)
-        yield name, "one step, mirrored", passed_mirror
+        yield name, "one step, as filmed", run(Challenge((direction,), 0.0), seen, fps, box), np.nan
+        yield (
+            name,
+            "one step, mirrored",
+            run(Challenge((OTHER[direction],), 0.0), seen_flipped, fps, flipped_box),
+            np.nan,
+        )
         there_and_back = seen[:last] + seen[:last][::-1] + [mirrored(f, width) for f in seen_flipped[:last]]
         challenge = Challenge((direction, OTHER[direction]), 0.0)
-        yield name, "two steps", run(challenge, there_and_back, fps, box)
+        jump = splice_jump(seen[0], seen_flipped[0], box, flipped_box, OTHER[direction])
+        yield name, "two steps", run(challenge, there_and_back, fps, box), jump
 
 
 def backgrounds() -> list[np.ndarray]:
@@ -186,29 +215,56 @@ def attack_rates(fg: FaceGate, count: int, bends: tuple[float, float] | None, se
     return ran, passed, faceless
 
 
-def report(trials: list[tuple[str, str, bool]], attacks: dict[str, tuple[int, int, int]]) -> str:
+def upper_bound(passed: int, ran: int) -> float:
+    """One-sided 95% Clopper-Pearson upper bound on a pass rate seen as `passed` of `ran`."""
+    return 1.0 if passed >= ran else float(beta.ppf(0.95, passed + 1, ran - passed))
+
+
+def outcome(state: ChallengeState) -> str:
+    """Why a trial did not pass, in words (empty when it passed)."""
+    if state.passed:
+        return ""
+    return state.reason or f"footage ended, {state.instruction}"
+
+
+def report(trials: list[Trial], attacks: dict[str, tuple[int, int, int]], command: str) -> str:
     """The results page: pass rates per kind of real trial and per kind of attack, and every real trial."""
     lines = [
         "# Liveness: the head-turn challenge on real turns and simulated photo attacks",
         "",
         f"- Machine: {describe_machine()}",
         f"- Limits: {Limits()}",
-        "- Command: `python benchmarks/liveness.py` (material, method: its docstring; benchmarks/liveness_turns.json)",
+        f"- Command: `{command}` (material, method: its docstring; benchmarks/liveness_turns.json)",
         "",
         "| real head turns (pass within 5 s per step) | passed | trials | rate |",
         "|---|---:|---:|---:|",
     ]
-    for kind in dict.fromkeys(k for _, k, _ in trials):
-        results = [p for _, k, p in trials if k == kind]
+    for kind in dict.fromkeys(k for _, k, _, _ in trials):
+        results = [s.passed for _, k, s, _ in trials if k == kind]
         lines.append(f"| {kind} | {sum(results)} | {len(results)} | {100 * sum(results) / len(results):.0f}% |")
-    every = [p for *_, p in trials]
+    every = [s.passed for _, _, s, _ in trials]
     lines.append(f"| all | {sum(every)} | {len(every)} | {100 * sum(every) / len(every):.0f}% |")
-    lines += ["", "| simulated photo attacks (two-step challenge) | passed | attacks | rate |", "|---|---:|---:|---:|"]
-    for kind, (ran, passed, faceless) in attacks.items():
+    lines += [
+        "",
+        "| simulated photo attacks (two-step challenge) | passed | attacks | rate | 95% upper bound |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    rows = [(kind, *counts) for kind, counts in attacks.items()]
+    if len(rows) > 1:
+        rows.append(("all photo attacks", *(sum(r[i] for r in rows) for i in (1, 2, 3))))
+    for kind, ran, passed, faceless in rows:
         note = f" ({faceless} photos without a detected face left out)" if faceless else ""
-        lines.append(f"| {kind}{note} | {passed} | {ran} | {100 * passed / max(ran, 1):.1f}% |")
-    lines += ["", "| real turn | trial | passed |", "|---|---|---|"]
-    lines += [f"| {name} | {kind} | {'yes' if passed else 'no'} |" for name, kind, passed in trials]
+        rate, bound = 100 * passed / max(ran, 1), 100 * upper_bound(passed, ran)
+        lines.append(f"| {kind}{note} | {passed} | {ran} | {rate:.1f}% | {bound:.2f}% |")
+    lines += [
+        "",
+        "| real turn | trial | passed | steps done | why not | splice jump (eye distances) |",
+        "|---|---|---|---:|---|---:|",
+    ]
+    for name, kind, state, jump in trials:
+        shown = "" if np.isnan(jump) else f"{jump:+.2f}"
+        done = f"{state.done} of {len(state.steps)}"
+        lines.append(f"| {name} | {kind} | {'yes' if state.passed else 'no'} | {done} | {outcome(state)} | {shown} |")
     return "\n".join(lines) + "\n"
 
 
@@ -226,7 +282,8 @@ def main() -> None:
         attacks["print bent round a cylinder (radius 1-2 face widths)"] = attack_rates(
             fg, args.bent, (1.0, 2.0), args.seed + 1
         )
-    text = report(trials, attacks)
+    command = f"python benchmarks/liveness.py --attacks {args.attacks} --bent {args.bent} --seed {args.seed}"
+    text = report(trials, attacks, command)
     args.out.write_text(text)
     print(text)
 

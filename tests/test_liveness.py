@@ -24,7 +24,7 @@ from facegate.api.auth import create_key
 from facegate.detect.base import Face
 from facegate.gallery import open_gallery
 from facegate.imageio import load_image
-from facegate.liveness import Challenge, nose_parallax, width_ratio, yaw
+from facegate.liveness import Challenge, Limits, nose_parallax, width_ratio, yaw
 from facegate.settings import SettingsError, challenge_required, current
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -88,6 +88,34 @@ def test_a_real_turn_passes_the_challenge(lin_faces: list[list[Face]]) -> None:
     for i, faces in enumerate(lin_faces):
         wrong_way.observe(i / FPS, faces)
     assert not wrong_way.state().passed
+
+
+HEAD = np.array([[-0.5, 0, 0], [0.5, 0, 0], [0, 0.55, 0.6], [-0.4, 1.1, 0], [0.4, 1.1, 0]])  # eyes, nose, mouth; z: out
+
+
+def head_at(degrees: float) -> Face:
+    """A head model's 5 landmarks turned `degrees` to the person's left (orthographic, 100 px per eye distance)."""
+    angle = np.radians(degrees)
+    x = HEAD[:, 0] * np.cos(angle) + HEAD[:, 2] * np.sin(angle)
+    landmarks = np.stack([300 + 100 * x, 200 + 100 * HEAD[:, 1]], axis=1)
+    return Face((230.0, 130.0, 370.0, 330.0), 0.99, landmarks)
+
+
+@pytest.mark.parametrize("start", [-12.0, 0.0, 12.0])
+def test_both_turns_are_measured_from_the_first_frontal_pose(start: float) -> None:
+    """A head starting up to the frontal limit off-axis passes 25-degree turns right then left made without a pause;
+    swinging back from the right turn to where it started is no left turn."""
+    ramp = np.linspace(0, 1, 15)
+    back = list(start - 25 * ramp[::-1])
+    poses = [start] * 5 + list(start - 25 * ramp) + back + list(start + 25 * ramp) + [start + 25] * 3
+    assert abs(yaw(head_at(start).landmarks)) <= Limits().frontal  # type: ignore[arg-type]
+    twice = Challenge(("right", "left"), 0.0)
+    states = [twice.observe(i / FPS, [head_at(pose)]) for i, pose in enumerate(poses)]
+    assert states[-1].passed and states[-1].done == 2
+    back_only = Challenge(("right", "left"), 0.0)
+    for i, pose in enumerate([start] * 5 + list(start - 25 * ramp) + back + [start] * 60):
+        state = back_only.observe(i / FPS, [head_at(pose)])
+    assert state.done == 1 and not state.passed
 
 
 def test_a_flat_print_of_a_real_face_never_shows_a_turn(fg: FaceGate, frontal: tuple[np.ndarray, Face]) -> None:
