@@ -56,6 +56,7 @@ from facegate.experiments.machine import describe_machine
 from facegate.experiments.plotting import pyplot
 from facegate.gallery import open_gallery
 from facegate.gallery.identify import INDEX_PEOPLE, GalleryIdentifier
+from facegate.gallery.operating import configured
 from facegate.gallery.repository import Gallery, NewSample
 from facegate.match.nearest import NearestNeighbourIdentifier, pairwise_distances
 from facegate.match.openset import OpenSetIdentifier
@@ -256,7 +257,7 @@ def measure_size(size: int) -> dict[str, float]:
         ids = fill_gallery(gallery, split, size, rng)
         row: dict[str, float] = {"size": size, "fill_s": time.perf_counter() - start}
         for fpir in TARGETS:
-            identifier = GalleryIdentifier(gallery, fpir)
+            identifier = GalleryIdentifier(gallery, configured(fpir))
             start = time.perf_counter()
             fitted = identifier.wait_until_fresh(timeout=3600)
             row[f"first_fit_s@{fpir}"] = time.perf_counter() - start

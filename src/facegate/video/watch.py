@@ -1,9 +1,11 @@
 """`facegate watch`: recognise people live from a webcam, an RTSP/HTTP stream or a file, and report access events.
 
 An event is reported once per track, as soon as it has `confirm_faces` embedded faces; shorter tracks are mostly
-false detections and are not reported. A live source that fails to open or stops delivering frames is reopened with
-exponential back-off; after `retries` attempts in a row that gave no frame (10 by default, about 2.5 minutes) watch
-gives up and says why, so that a service manager can restart it or raise the alarm.
+false detections and are not reported. A track first reported unknown is reported again, once, if it is named later
+(its mean face came close enough to someone as better views arrived). A live source that fails to open or stops
+delivering frames is reopened with exponential back-off; after `retries` attempts in a row that gave no frame (10 by
+default, about 2.5 minutes) watch gives up and says why, so that a service manager can restart it or raise the
+alarm.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import cv2
 
 from facegate.errors import VideoError
+from facegate.match.decision import UNKNOWN
 from facegate.video import DEFAULT_RETRIES
 from facegate.video.reader import CaptureFactory
 from facegate.video.recognizer import VideoRecognizer, draw_labels
@@ -113,14 +116,16 @@ class Watcher:
         self.show = show
         self.status = status
         self.summary = WatchSummary()
-        self._reported: set[int] = set()
+        self._reported: dict[int, str] = {}  # track id → the label reported for it
         self._failures = 0  # attempts in a row that gave no frame
 
     def _report(self, track: Track) -> None:
-        """Hand the track to `on_event` once, when it has enough embedded faces."""
-        if track.id in self._reported or track.embedded < self.confirm_faces:
+        """Hand the track to `on_event` when it has enough embedded faces, and once more if it was unknown then and
+        has a name now."""
+        said = self._reported.get(track.id)
+        if track.embedded < self.confirm_faces or said == track.label or (said is not None and said != UNKNOWN):
             return
-        self._reported.add(track.id)
+        self._reported[track.id] = track.label
         event = track.to_event() | {"at": datetime.now(UTC).isoformat(timespec="seconds")}
         self.summary.events.append(event)
         self.on_event(event)
