@@ -156,14 +156,15 @@ def attack_photos(count: int, seed: int) -> list[Path]:
     return [sorted(people[i].glob("*.jpg"))[0] for i in rng.choice(len(people), count, replace=False)]
 
 
-def random_pose(rng: np.random.Generator, bend: float) -> Pose:
+def random_pose(rng: np.random.Generator, bend: float, roll: float = 30, yaw: float = 75, pitch: float = 45) -> Pose:
+    """A held-up photo's pose: moved ±120/±80 px, face 90-260 px wide, turned up to ±roll/±yaw/±pitch degrees."""
     return Pose(
         dx=rng.uniform(-120, 120),
         dy=rng.uniform(-80, 80),
         face_width=rng.uniform(90, 260),
-        roll=rng.uniform(-30, 30),
-        yaw=rng.uniform(-75, 75),
-        pitch=rng.uniform(-45, 45),
+        roll=rng.uniform(-roll, roll),
+        yaw=rng.uniform(-yaw, yaw),
+        pitch=rng.uniform(-pitch, pitch),
         bend=bend,
     )
 

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from flat_attacks import FRAME, Pose, held_up
-from liveness import MEDIA, attack_photos, backgrounds
+from flat_attacks import FRAME, held_up
+from liveness import MEDIA, attack_photos, backgrounds, random_pose
 from recapture import print_recapture, screen_replay
 
 from facegate.experiments.machine import describe_machine
@@ -79,15 +79,7 @@ def held_up_face(
 ) -> Sample | None:
     """A webcam frame of the photo held up at a random, roughly frontal pose, and the detected face nearest to where
     the photo's face was projected (None when the detector finds none there)."""
-    pose = Pose(
-        dx=rng.uniform(-120, 120),
-        dy=rng.uniform(-80, 80),
-        face_width=rng.uniform(90, 260),
-        roll=rng.uniform(-15, 15),
-        yaw=rng.uniform(-30, 30),
-        pitch=rng.uniform(-20, 20),
-        bend=bend,
-    )
+    pose = random_pose(rng, bend, roll=15, yaw=30, pitch=20)
     frame = held_up(photo[0], photo[1], pose, scenes[int(rng.integers(len(scenes)))], rng)
     centre = np.array([FRAME[1] / 2 + pose.dx, FRAME[0] / 2 + pose.dy])
     faces = fg.detect(frame)

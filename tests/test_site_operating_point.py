@@ -6,7 +6,6 @@ reading a gallery decide at it unless given --fpir."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from fastapi.testclient import TestClient
 from pg import ThrowawayPostgres
-from service_fixtures import PEOPLE, PER_PERSON, enroll_all, start_server, upload, wait_fitted
+from service_fixtures import PEOPLE, PER_PERSON, enroll_all, people_folder, start_server, upload, wait_fitted
 from sqlalchemy import create_engine
 
 from facegate import FaceGate
@@ -118,11 +117,7 @@ def test_cli_commands_reading_a_gallery_use_its_stored_point_unless_given_fpir(
     enrollable: dict[str, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = str(tmp_path / "g.db")
-    people = tmp_path / "people"
-    for name in ("elton_john", "madonna"):
-        (people / name).mkdir(parents=True)
-        for path in enrollable[name][:PER_PERSON]:
-            shutil.copy(path, people / name / path.name)
+    people = people_folder(enrollable, tmp_path / "people", ("elton_john", "madonna"))
     assert main(["enroll", str(people), "--db", db]) == 0
     probe = str(enrollable["madonna"][PER_PERSON])
 
