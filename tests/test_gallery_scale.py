@@ -23,11 +23,11 @@ from facegate.match.operating_point import gallery_comparisons, prior_distance
 Faces = dict[str, tuple[list[NewSample], np.ndarray]]  # person: enrollable samples, the probe's embedding
 
 
-def sample(fg: FaceGate, path: Path) -> NewSample:
-    """The photo's largest face as the gallery stores it: its real embedding under the photo's hash."""
-    return replace(
-        new_sample(0, hashlib.sha256(path.read_bytes()).hexdigest()), embedding=fg.represent(path)[0].embedding
-    )
+def sample(fg: FaceGate, path: Path, embedding: np.ndarray | None = None) -> NewSample:
+    """The photo's largest face as the gallery stores it: its real embedding (or `embedding`, when the caller has
+    it already) under the photo's hash."""
+    found = embedding if embedding is not None else fg.represent(path)[0].embedding
+    return replace(new_sample(0, hashlib.sha256(path.read_bytes()).hexdigest()), embedding=found)
 
 
 @pytest.fixture(scope="module")
