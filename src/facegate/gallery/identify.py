@@ -136,9 +136,9 @@ class GalleryIdentifier:
         """A fit at `fpir` for the gallery as it is now: the index brought up to date, and the classifier refit on
         every sample while fewer than `index_people` people are enrolled."""
         revision = self.index.sync()
-        if self.index.people() >= self.index_people:
-            comparisons = gallery_comparisons(self.index.photos_per_person())
-            threshold = prior_distance(fpir, comparisons, self.gallery.model() or "facenet")
+        photos = self.index.photos_per_person()
+        if len(photos) >= self.index_people:
+            threshold = prior_distance(fpir, gallery_comparisons(photos), self.gallery.model() or "facenet")
             return Fitted(revision, IndexIdentifier(self.index, threshold), INDEX_KIND, threshold, fpir)
         data = self.gallery.training_set()
         if not len(data.embeddings):
@@ -172,7 +172,8 @@ class GalleryIdentifier:
         """Read the gallery's revision and stored point (one query) and start a background refit if either changed
         since the last fit; returns the current fit."""
         head = self.gallery.head()
-        point, target = in_force(self.start, head.fpir), self._target(head)
+        point = in_force(self.start, head.fpir)
+        target = head.revision, point.fpir
         with self._lock:
             moved, self.point = point != self.point, point
             if moved and self.on_point is not None:

@@ -336,8 +336,8 @@ class Gallery:
         return person
 
     def revision(self) -> int:
-        with self._session() as s:
-            return s.scalar(select(GalleryState.revision).where(GalleryState.id == 1)) or 0
+        """The gallery revision (moved on by every change to people or samples)."""
+        return self.head().revision
 
     def head(self) -> Head:
         """The revision and the stored operating point in one query (servers read it on every request)."""

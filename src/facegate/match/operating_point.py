@@ -56,7 +56,7 @@ PHOTO_SATURATION = 2.5  # a person with k photos counts min(k, 2.5 √k) compari
 
 def person_comparisons(photos: int) -> float:
     """How many independent 1:1 comparisons a search against one person with `photos` enrolled photos is worth."""
-    return float(min(photos, PHOTO_SATURATION * np.sqrt(photos)))
+    return gallery_comparisons((photos,))
 
 
 def gallery_comparisons(photos_per_person: Iterable[int]) -> float:

@@ -123,7 +123,8 @@ class Watcher:
         """Hand the track to `on_event` when it has enough embedded faces, and once more if it was unknown then and
         has a name now."""
         said = self._reported.get(track.id)
-        if track.embedded < self.confirm_faces or said == track.label or (said is not None and said != UNKNOWN):
+        named_since = said == UNKNOWN and track.label != UNKNOWN
+        if track.embedded < self.confirm_faces or not (said is None or named_since):
             return
         self._reported[track.id] = track.label
         event = track.to_event() | {"at": datetime.now(UTC).isoformat(timespec="seconds")}
